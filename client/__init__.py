@@ -1,0 +1,1 @@
+"""regctl: push, pull, show and verify artifacts of the Reproducibility Registry."""

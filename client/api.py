@@ -1,0 +1,94 @@
+"""The registry's HTTP API, one method per endpoint. Error envelopes become regctl exceptions."""
+
+from collections.abc import Iterable
+from urllib.parse import quote
+
+import requests
+
+from client.errors import ConnectionFailed, ServerError, from_server
+
+TIMEOUT = (10, 300)  # connect, read
+
+
+class ApiClient:
+    def __init__(self, url: str, token: str | None = None):
+        self.url = url.rstrip("/")
+        self.token = token
+        self.http = requests.Session()
+        self.http.headers["User-Agent"] = "regctl"
+        if token:
+            self.http.headers["Authorization"] = f"Bearer {token}"
+
+    def _request(self, method: str, path: str, **kwargs) -> requests.Response:
+        kwargs.setdefault("timeout", TIMEOUT)
+        try:
+            response = self.http.request(method, f"{self.url}/api/v1{path}", **kwargs)
+        except requests.ConnectionError as err:
+            raise ConnectionFailed(f"cannot reach the registry at {self.url} ({_reason(err)}); is it running, "
+                                   "and is REGCTL_URL right?") from None
+        except requests.Timeout:
+            raise ConnectionFailed(f"the registry at {self.url} did not answer in time") from None
+        if response.status_code >= 400:
+            raise _error(response)
+        return response
+
+    def _json(self, method: str, path: str, **kwargs) -> dict:
+        return self._request(method, path, **kwargs).json()
+
+    # --- identity -------------------------------------------------------------------------------------
+    def whoami(self) -> dict:
+        return self._json("GET", "/whoami")
+
+    # --- blobs ----------------------------------------------------------------------------------------
+    def missing_blobs(self, digests: list[str]) -> list[str]:
+        return self._json("POST", "/blobs/missing", json={"digests": digests})["missing"]
+
+    def start_upload(self, digest: str, size: int) -> dict:
+        return self._json("POST", "/uploads", json={"digest": digest, "size": size})
+
+    def upload_state(self, upload_id: str) -> dict:
+        return self._json("GET", f"/uploads/{upload_id}")
+
+    def upload_bytes(self, upload_id: str, offset: int, body: Iterable[bytes]) -> dict:
+        """Send ``body`` (an iterable of chunks with a ``len``) starting at ``offset``."""
+        return self._json("PATCH", f"/uploads/{upload_id}", data=body,
+                          headers={"Upload-Offset": str(offset), "Content-Type": "application/octet-stream"})
+
+    def download_blob(self, name: str, digest: str, start: int = 0) -> requests.Response:
+        headers = {"Range": f"bytes={start}-"} if start else {}
+        return self._request("GET", f"/artifacts/{_quote_name(name)}/blobs/{digest}", headers=headers,
+                             stream=True)
+
+    # --- artifacts and versions ------------------------------------------------------------------------
+    def publish(self, name: str, version: str, manifest: dict, release: dict) -> dict:
+        return self._json("PUT", f"/artifacts/{_quote_name(name)}/versions/{quote(version, safe='')}",
+                          json={"manifest": manifest, "release": release})
+
+    def get_version(self, name: str, reference: str | None) -> dict:
+        return self._json("GET", f"/artifacts/{_quote_name(name)}/versions/{quote(reference or 'latest', safe=':')}")
+
+    def get_artifact(self, name: str) -> dict:
+        return self._json("GET", f"/artifacts/{_quote_name(name)}")
+
+    def yank(self, name: str, version: str, reason: str) -> dict:
+        return self._json("POST", f"/artifacts/{_quote_name(name)}/versions/{quote(version, safe=':')}/yank",
+                          json={"reason": reason})
+
+
+def _quote_name(name: str) -> str:
+    namespace, _, artifact = name.partition("/")
+    return f"{quote(namespace, safe='')}/{quote(artifact, safe='')}"
+
+
+def _reason(err: Exception) -> str:
+    text = str(err)
+    return "connection refused" if "refused" in text.lower() else text.split(":")[-1].strip(" ')") or "unreachable"
+
+
+def _error(response: requests.Response):
+    try:
+        body = response.json()["error"]
+        return from_server(body["code"], body["message"], body.get("details") or {})
+    except (ValueError, KeyError, TypeError):
+        return ServerError(f"the registry answered HTTP {response.status_code} without an error body",
+                           code="HTTP_ERROR", details={"status": response.status_code})

@@ -1,0 +1,181 @@
+"""regctl: the command line of the Reproducibility Registry.
+
+Exit codes: 0 success; 1 a claim did not hold; 2 integrity failure (hash or size mismatch);
+3 the evaluation failed; 4 usage or invalid input; 5 cannot reach the registry; 6 not authorised;
+7 not found; 8 conflict (e.g. the version exists with other content); 9 the registry failed.
+"""
+
+import functools
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from client import commands
+from client.api import ApiClient
+from client.cache import BlobCache
+from client.config import load_config, save_login
+from client.errors import EXIT_USAGE, RegctlError, UsageError
+from client.output import emit_json, human_size, note, report_error, table
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
+
+
+def handles_errors(command):
+    """Turn regctl's exceptions into a one-line message (or a JSON error) and their exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        as_json = kwargs.get("as_json", False)
+        try:
+            return command(*args, **kwargs)
+        except RegctlError as err:
+            report_error(err, as_json)
+            sys.exit(err.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted; run the same command again to resume", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+def _api(token_required: bool = False) -> ApiClient:
+    config = load_config()
+    if token_required and not config.token:
+        raise UsageError("no token: run 'regctl login' or set REGCTL_TOKEN", code="NO_TOKEN")
+    return ApiClient(config.url, config.token)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=__doc__.split("\n\n", 1)[1])
+@click.version_option(package_name="reproducibility-registry", prog_name="regctl")
+def main():
+    """Push, pull and check machine-learning artifacts. Reads REGCTL_URL and REGCTL_TOKEN, or what
+    'regctl login' saved."""
+
+
+@main.command()
+@click.argument("folder", default=".", type=click.Path(file_okay=False, path_type=Path))
+@json_option
+@handles_errors
+def push(folder: Path, as_json: bool):
+    """Validate FOLDER/regctl.yaml, upload the files the registry lacks, and publish the version."""
+    result = commands.push(_api(token_required=True), folder, show_progress=not as_json)
+    if as_json:
+        emit_json(result)
+        return
+    for warning in result["warnings"]:
+        note(f"warning: checklist {warning['item']}: {warning['message']}")
+    state = "published" if result["created"] else "already published (unchanged)"
+    note(f"uploaded {result['blobs_uploaded']} blob(s), {human_size(result['bytes_uploaded'])}")
+    click.echo(f"{state} {result['name']}@{result['version']}")
+    click.echo(f"digest: {result['digest']}")
+    click.echo(f"url:    {result['url']}")
+
+
+@main.command()
+@click.argument("reference", metavar="NAME[@VERSION|@sha256:DIGEST]")
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write the files into (default: ./NAME).")
+@json_option
+@handles_errors
+def pull(reference: str, output: Path | None, as_json: bool):
+    """Download a version, check every file's size and SHA-256, and write the files."""
+    ref = commands.parse_reference(reference)
+    output = output or Path(ref.name.split("/")[1])
+    config = load_config()
+    result = commands.pull(ApiClient(config.url, config.token), BlobCache(config.cache_dir), ref, output,
+                           show_progress=not as_json)
+    if as_json:
+        emit_json(result)
+        return
+    if result["yanked"]:
+        note(f"warning: {result['name']}@{result['version']} is yanked: {result['yank_reason']}")
+    note(f"downloaded {human_size(result['bytes_downloaded'])}; every file matched its sha256")
+    click.echo(f"pulled {result['name']}@{result['version']} into {result['output']}")
+    click.echo(f"digest: {result['digest']}")
+
+
+@main.command()
+@click.argument("reference", metavar="NAME[@VERSION|@sha256:DIGEST]")
+@json_option
+@handles_errors
+def show(reference: str, as_json: bool):
+    """Show a version: digest, files, claims and checklist warnings."""
+    ref = commands.parse_reference(reference)
+    api = _api()
+    document = commands.verified_version(api, ref)
+    if as_json:
+        emit_json(document)
+        return
+    manifest = document["manifest"]
+    yanked = f"  YANKED: {document['yank_reason']}" if document["yanked"] else ""
+    click.echo(f"{document['name']}@{document['version']}  ({document['visibility']}){yanked}")
+    click.echo(f"  {manifest['title']}")
+    click.echo(f"digest:    {document['digest']}")
+    click.echo(f"published: {document['published_at']} by {document['published_by']}")
+    click.echo(f"license:   {manifest['license']}")
+    click.echo("\nfiles:")
+    click.echo(table([[f["path"], human_size(f["size"]), f["sha256"]] for f in manifest["files"]],
+                     ["path", "size", "sha256"]))
+    if manifest["claims"]:
+        click.echo("\nclaims:")
+        click.echo(table([[c["metric"], c["dataset"], f"{c['value']:g}", _tolerance(c)] for c in manifest["claims"]],
+                         ["metric", "dataset", "claimed", "tolerance"]))
+    for warning in document["checklist_warnings"]:
+        click.echo(f"checklist warning {warning['item']}: {warning['message']}")
+    click.echo(f"\npull with: regctl pull {document['name']}@{document['version']}")
+
+
+def _tolerance(claim: dict) -> str:
+    kind, bound = next(iter(claim["tolerance"].items()))
+    text = {"abs": f"± {bound:g}", "rel": f"± {bound:g} (relative)", "min": f">= {bound:g}",
+            "max": f"<= {bound:g}"}[kind]
+    if claim.get("std") is not None:
+        text += f"; std {claim['std']:g} over {claim['n_runs']} runs"
+    return text
+
+
+@main.command()
+@click.argument("reference", metavar="NAME@VERSION")
+@click.option("--reason", required=True, help="Why the version must not be used.")
+@json_option
+@handles_errors
+def yank(reference: str, reason: str, as_json: bool):
+    """Mark a version as yanked. It stays resolvable and listed, but is never the latest."""
+    ref = commands.parse_reference(reference)
+    if not ref.version:
+        raise UsageError("name the version to yank: NAME@VERSION")
+    document = _api(token_required=True).yank(ref.name, ref.version, reason)
+    if as_json:
+        emit_json(document)
+        return
+    click.echo(f"yanked {document['name']}@{document['version']} ({document['digest']})")
+
+
+@main.command()
+@click.option("--url", default=None, help="The registry's address (default: REGCTL_URL or the saved one).")
+@click.option("--token-stdin", is_flag=True, help="Read the token from standard input instead of a prompt.")
+@json_option
+@handles_errors
+def login(url: str | None, token_stdin: bool, as_json: bool):
+    """Check a token against the registry and save it (readable by you only)."""
+    url = (url or load_config().url).rstrip("/")
+    if token_stdin:
+        token = sys.stdin.readline().strip()
+    else:
+        token = os.environ.get("REGCTL_TOKEN") or click.prompt("Token", hide_input=True)
+    if not token:
+        raise UsageError("no token given")
+    identity = ApiClient(url, token).whoami()
+    path = save_login(url, token)
+    if as_json:
+        emit_json({"url": url, "user": identity["name"], "config": str(path)})
+        return
+    click.echo(f"logged in to {url} as {identity['name']} (saved in {path})")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+__all__ = ["EXIT_USAGE", "main"]

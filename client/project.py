@@ -1,0 +1,185 @@
+"""Reading the author's folder: ``regctl.yaml``, the files its globs name, and the manifest built from them.
+
+Every problem is collected and reported together, by field path, before anything is hashed or uploaded.
+"""
+
+import mimetypes
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from marshmallow import ValidationError
+
+from client.errors import InvalidProjectError
+from schemas.errors import flatten_messages
+from schemas.manifest import MANIFEST_VERSION, AuthorFileSchema, canonical_manifest
+from schemas.names import normalise_relative_path
+
+PROJECT_FILE = "regctl.yaml"
+MAX_SIDE_FILE_BYTES = 1 << 20
+MEDIA_TYPES = {
+    ".safetensors": "application/vnd.safetensors",
+    ".yaml": "application/yaml",
+    ".yml": "application/yaml",
+    ".json": "application/json",
+    ".py": "text/x-python",
+    ".md": "text/markdown",
+    ".txt": "text/plain",
+    ".toml": "application/toml",
+    ".onnx": "application/onnx",
+    ".npz": "application/x-npz",
+}
+PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
+
+
+@dataclass
+class LocalFile:
+    path: str  # normalised, relative to the project folder
+    absolute: Path
+    size: int
+    media_type: str
+
+
+@dataclass
+class Project:
+    folder: Path
+    author: dict  # regctl.yaml, validated and normalised
+    files: list[LocalFile] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.author["name"]
+
+    @property
+    def version(self) -> str:
+        return self.author["version"]
+
+    @property
+    def release(self) -> dict:
+        return self.author["release"]
+
+    def manifest(self, digests: dict[str, str]) -> dict:
+        """The canonical manifest, given the sha256 of every file by path."""
+        metadata = {key: value for key, value in self.author.items() if key not in ("files", "release")}
+        entries = [{"path": f.path, "size": f.size, "sha256": digests[f.path], "media_type": f.media_type}
+                   for f in self.files]
+        raw = AuthorFileSchema().dump(metadata)
+        raw.pop("files", None)
+        raw.pop("release", None)
+        return canonical_manifest({**raw, "manifest_version": MANIFEST_VERSION, "files": entries})
+
+
+def load_project(folder: Path) -> Project:
+    folder = Path(folder)
+    problems: dict[str, list[str]] = {}
+    raw = _read_yaml(folder / PROJECT_FILE, PROJECT_FILE, problems, required=True)
+    if raw is None:
+        raise _invalid(folder, problems)
+    if not isinstance(raw, dict):
+        raise _invalid(folder, {"(file)": ["regctl.yaml must be a mapping of fields (name, version, ...)"]})
+    if isinstance(raw.get("checklist"), str):
+        raw = {**raw, "checklist": _read_side_file(folder, raw["checklist"], "checklist", problems)}
+    try:
+        author = AuthorFileSchema().load(raw)
+    except ValidationError as err:
+        problems.update(flatten_messages(err.messages))
+        raise _invalid(folder, problems) from None
+    if problems:
+        raise _invalid(folder, problems)
+    project = Project(folder=folder, author=author, files=_resolve_files(folder, author["files"], problems))
+    config = (author.get("training") or {}).get("config")
+    if config and config in {f.path for f in project.files}:
+        _read_side_file(folder, config, "training.config", problems)
+    if not problems:
+        try:  # the cross-field rules of the manifest, before anything is hashed
+            project.manifest(dict.fromkeys((f.path for f in project.files), PLACEHOLDER_DIGEST))
+        except ValidationError as err:
+            problems.update(flatten_messages(err.messages))
+    if problems:
+        raise _invalid(folder, problems)
+    return project
+
+
+def _invalid(folder: Path, problems: dict[str, list[str]]) -> InvalidProjectError:
+    count = sum(len(messages) for messages in problems.values())
+    return InvalidProjectError(f"{folder / PROJECT_FILE} has {count} problem(s); nothing was uploaded",
+                               code="INVALID_PROJECT", details={"problems": problems})
+
+
+def _read_yaml(path: Path, label: str, problems: dict, required: bool = False):
+    try:
+        if path.stat().st_size > MAX_SIDE_FILE_BYTES:
+            problems.setdefault(label, []).append(f"{path.name} is larger than {MAX_SIDE_FILE_BYTES} bytes")
+            return None
+        with open(path, encoding="utf-8") as handle:
+            return yaml.safe_load(handle)
+    except FileNotFoundError:
+        problems.setdefault(label, []).append(
+            f"{path} does not exist" + ("; create one (see the README)" if required else ""))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        problems.setdefault(label, []).append(f"cannot read {path.name}: {err}".replace("\n", " "))
+    return None
+
+
+def _inside(folder: Path, relative: str, label: str, problems: dict) -> Path | None:
+    """The absolute path of a relative one, refusing anything (symlinks included) that leaves ``folder``."""
+    try:
+        relative = normalise_relative_path(relative)
+    except ValidationError as err:
+        problems.setdefault(label, []).extend(err.messages)
+        return None
+    root = folder.resolve()
+    target = (folder / relative).resolve()
+    if target != root and root not in target.parents:
+        problems.setdefault(label, []).append(f"{relative!r} points outside the folder (symbolic link?)")
+        return None
+    return folder / relative
+
+
+def _read_side_file(folder: Path, relative, label: str, problems: dict):
+    if not isinstance(relative, str):
+        problems.setdefault(label, []).append("must be a file path or a mapping")
+        return None
+    path = _inside(folder, relative, label, problems)
+    return _read_yaml(path, label, problems) if path is not None else None
+
+
+def _resolve_files(folder: Path, patterns: list[str], problems: dict) -> list[LocalFile]:
+    found: dict[str, LocalFile] = {}
+    for index, pattern in enumerate(patterns):
+        label = f"files[{index}]"
+        try:
+            normalised = normalise_relative_path(pattern)
+        except ValidationError as err:
+            problems.setdefault(label, []).extend(err.messages)
+            continue
+        matches = sorted(folder.glob(normalised))
+        if not matches:
+            problems.setdefault(label, []).append(f"{pattern!r} matches no file")
+        for match in _expand_directories(matches):
+            relative = match.relative_to(folder).as_posix()
+            absolute = _inside(folder, relative, label, problems)
+            if absolute is None or relative in found:
+                continue
+            if not absolute.is_file():
+                problems.setdefault(label, []).append(f"{relative!r} is not a regular file")
+                continue
+            found[relative] = LocalFile(relative, absolute, os.stat(absolute).st_size, _media_type(relative))
+    return sorted(found.values(), key=lambda f: f.path)
+
+
+def _expand_directories(matches: list[Path]) -> list[Path]:
+    """A matched folder stands for every file below it."""
+    expanded = []
+    for match in matches:
+        if match.is_dir() and not match.is_symlink():
+            expanded.extend(sorted(p for p in match.rglob("*") if not p.is_dir() or p.is_symlink()))
+        else:
+            expanded.append(match)
+    return expanded
+
+
+def _media_type(path: str) -> str:
+    suffix = Path(path).suffix.lower()
+    return MEDIA_TYPES.get(suffix) or mimetypes.guess_type(path)[0] or "application/octet-stream"

@@ -1,0 +1,1 @@
+"""The Reproducibility Registry server."""

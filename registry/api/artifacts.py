@@ -1,0 +1,102 @@
+"""Artifacts, versions, publishing and blob downloads."""
+
+from flask import Response, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from registry.api import current_user
+from registry.context import current_registry, db_session
+from registry.errors import RegistryError
+from registry.services import publish as publishing
+from registry.services.access import readable_artifact
+from registry.services.versions import (
+    artifact_document,
+    artifact_holds_blob,
+    resolve_version,
+    version_document,
+)
+from schemas.api import ArtifactSchema, PublishRequestSchema, VersionSchema, YankRequestSchema
+from schemas.names import DIGEST_RE
+
+blp = Blueprint("artifacts", __name__, url_prefix="/api/v1/artifacts", description="Artifacts and versions")
+
+
+def base_url() -> str:
+    return current_registry().settings.public_url or request.host_url
+
+
+@blp.route("/<namespace>/<name>")
+class ArtifactView(MethodView):
+    @blp.response(200, ArtifactSchema)
+    def get(self, namespace, name):
+        """An artifact and all its versions, newest first."""
+        session = db_session()
+        return artifact_document(session, readable_artifact(session, current_user(), f"{namespace}/{name}"))
+
+
+@blp.route("/<namespace>/<name>/versions/<reference>")
+class VersionView(MethodView):
+    @blp.response(200, VersionSchema)
+    def get(self, namespace, name, reference):
+        """A version by number, by digest (``sha256:…``) or ``latest``, with its manifest."""
+        session = db_session()
+        artifact = readable_artifact(session, current_user(), f"{namespace}/{name}")
+        return version_document(resolve_version(session, artifact, reference), base_url())
+
+    @blp.arguments(PublishRequestSchema)
+    @blp.response(200, VersionSchema)
+    @blp.alt_response(201, schema=VersionSchema, description="the version was created")
+    def put(self, body, namespace, name, reference):
+        """Publish a version. Identical content again is a no-op (200); other content is refused (409)."""
+        row, created = publishing.publish(current_registry(), db_session(), current_user(), f"{namespace}/{name}",
+                                          reference, body["manifest"], body["release"]["visibility"])
+        return {**version_document(row, base_url()), "created": created}, 201 if created else 200
+
+
+@blp.route("/<namespace>/<name>/versions/<reference>/yank")
+class YankView(MethodView):
+    @blp.arguments(YankRequestSchema)
+    @blp.response(200, VersionSchema)
+    def post(self, body, namespace, name, reference):
+        """Yank a version: it stays resolvable but is marked, and is never 'latest'."""
+        row = publishing.yank(db_session(), current_user(), f"{namespace}/{name}", reference, body["reason"])
+        return version_document(row, base_url())
+
+
+@blp.route("/<namespace>/<name>/blobs/<digest>")
+class BlobView(MethodView):
+    @blp.doc(responses={"200": {"description": "the blob's bytes"}, "206": {"description": "a byte range"}})
+    def get(self, namespace, name, digest):
+        """Download a blob of one of the artifact's versions; supports ``Range`` for resuming."""
+        registry = current_registry()
+        session = db_session()
+        artifact = readable_artifact(session, current_user(), f"{namespace}/{name}")
+        if not DIGEST_RE.match(digest) or not artifact_holds_blob(session, artifact, digest):
+            raise RegistryError("NOT_FOUND", f"{artifact.full_name} has no blob {digest}", digest=digest)
+        size = registry.blobs.size(digest)
+        if size is None:
+            raise RegistryError("NOT_FOUND", f"blob {digest} is missing from storage", digest=digest)
+        start, stop, status = 0, size, 200
+        if request.range is not None:
+            bounds = request.range.range_for_length(size)
+            if bounds is None:
+                raise RegistryError("INVALID_RANGE", f"the range is not satisfiable for {size} bytes", size=size)
+            (start, stop), status = bounds, 206
+        response = Response(_limited(registry.blobs.read(digest, start), stop - start), status=status,
+                            mimetype="application/octet-stream", direct_passthrough=True)
+        response.content_length = stop - start
+        response.headers["Accept-Ranges"] = "bytes"
+        response.headers["X-Content-Digest"] = digest
+        response.set_etag(digest)
+        if status == 206:
+            response.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
+        return response
+
+
+def _limited(chunks, length: int):
+    remaining = length
+    for chunk in chunks:
+        if remaining <= 0:
+            break
+        yield chunk[:remaining]
+        remaining -= len(chunk)

@@ -1,0 +1,81 @@
+"""Blob queries and resumable uploads."""
+
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from registry.api import current_user
+from registry.context import current_registry, db_session
+from registry.errors import RegistryError
+from registry.services import uploads
+from schemas.api import (
+    MissingBlobsRequestSchema,
+    MissingBlobsResponseSchema,
+    UploadCreateSchema,
+    UploadStateSchema,
+)
+
+blp = Blueprint("blobs", __name__, url_prefix="/api/v1", description="Content-addressed blobs and uploads")
+
+STREAM_CHUNK = 1 << 20
+
+
+def _require_user():
+    user = current_user()
+    if user is None:
+        raise RegistryError("UNAUTHORIZED", "uploading needs a token: run 'regctl login' or set REGCTL_TOKEN")
+    return user
+
+
+@blp.route("/blobs/missing")
+class MissingBlobs(MethodView):
+    @blp.arguments(MissingBlobsRequestSchema)
+    @blp.response(200, MissingBlobsResponseSchema)
+    def post(self, body):
+        """Which of these digests the caller still has to upload."""
+        return {"missing": uploads.missing_blobs(db_session(), _require_user(), body["digests"])}
+
+
+@blp.route("/uploads")
+class Uploads(MethodView):
+    @blp.arguments(UploadCreateSchema)
+    @blp.response(200, UploadStateSchema)
+    def post(self, body):
+        """Start or resume the upload of one blob. ``complete`` is true when nothing needs sending."""
+        return uploads.start_upload(current_registry(), db_session(), _require_user(), body["digest"], body["size"])
+
+
+def _request_chunks():
+    stream = request.stream
+    while chunk := stream.read(STREAM_CHUNK):
+        yield chunk
+
+
+def _upload_offset_header() -> int:
+    raw = request.headers.get("Upload-Offset")
+    if raw is None or not raw.isdigit():
+        raise RegistryError("BAD_REQUEST", "send the header 'Upload-Offset: <bytes already stored>'")
+    return int(raw)
+
+
+@blp.route("/uploads/<upload_id>")
+class Upload(MethodView):
+    @blp.response(200, UploadStateSchema)
+    def get(self, upload_id):
+        """How far an upload has got: resume from ``offset``."""
+        registry = current_registry()
+        return uploads.upload_state(registry, uploads.get_upload(db_session(), _require_user(), upload_id))
+
+    @blp.response(200, UploadStateSchema)
+    @blp.doc(requestBody={"content": {"application/octet-stream": {"schema": {"type": "string",
+                                                                               "format": "binary"}}}})
+    def patch(self, upload_id):
+        """Append bytes at ``Upload-Offset``; the blob is verified and committed when the last byte arrives."""
+        request.max_content_length = None  # bounded by the session's declared size instead
+        return uploads.append_upload(current_registry(), db_session(), _require_user(), upload_id,
+                                     _upload_offset_header(), _request_chunks(), request.content_length)
+
+    @blp.response(204)
+    def delete(self, upload_id):
+        """Abandon an upload and discard its bytes."""
+        uploads.cancel_upload(current_registry(), db_session(), _require_user(), upload_id)

@@ -1,0 +1,53 @@
+"""The one place that reads configuration: environment variables, read once by the app factory."""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+GiB = 1024**3
+MiB = 1024**2
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _int(env, name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number of bytes, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    blob_dir: Path
+    public_url: str | None = None
+    max_blob_bytes: int = 100 * GiB
+    max_json_bytes: int = 16 * MiB
+    max_training_config_bytes: int = 1 * MiB
+    upload_session_ttl_s: int = 24 * 3600
+
+    @classmethod
+    def from_env(cls, env=None) -> "Settings":
+        """Read ``REGISTRY_*`` variables; the defaults are the embedded set-up under ``./var``."""
+        env = os.environ if env is None else env
+        var_dir = Path(env.get("REGISTRY_VAR_DIR", "var")).resolve()
+        database_url = env.get("REGISTRY_DATABASE_URL") or f"sqlite:///{var_dir / 'registry.db'}"
+        blob_dir = Path(env.get("REGISTRY_BLOB_DIR") or var_dir / "blobs").resolve()
+        return cls(
+            database_url=database_url,
+            blob_dir=blob_dir,
+            public_url=(env.get("REGISTRY_PUBLIC_URL") or None),
+            max_blob_bytes=_int(env, "REGISTRY_MAX_BLOB_BYTES", cls.max_blob_bytes),
+            max_json_bytes=_int(env, "REGISTRY_MAX_JSON_BYTES", cls.max_json_bytes),
+            max_training_config_bytes=_int(env, "REGISTRY_MAX_TRAINING_CONFIG_BYTES",
+                                           cls.max_training_config_bytes),
+        )

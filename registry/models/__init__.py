@@ -1,0 +1,20 @@
+"""SQLAlchemy 2.x models. The database schema itself comes from the Alembic migrations."""
+
+from registry.models.artifacts import (
+    Artifact,
+    Blob,
+    ChecklistAnswer,
+    Claim,
+    EvaluationSpec,
+    Version,
+    VersionFile,
+)
+from registry.models.audit import AuditEvent
+from registry.models.base import Base
+from registry.models.uploads import UploadSession
+from registry.models.users import ApiToken, Namespace, User
+
+__all__ = [
+    "ApiToken", "Artifact", "AuditEvent", "Base", "Blob", "ChecklistAnswer", "Claim", "EvaluationSpec",
+    "Namespace", "UploadSession", "User", "Version", "VersionFile",
+]

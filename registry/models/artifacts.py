@@ -1,0 +1,116 @@
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from registry.models.base import Base, TimestampMixin, UTCDateTime
+from registry.models.users import Namespace, User
+
+
+class Blob(TimestampMixin, Base):
+    """File content, addressed by its SHA-256 and stored once however many versions use it."""
+
+    __tablename__ = "blobs"
+
+    digest: Mapped[str] = mapped_column(String(71), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+
+
+class Artifact(TimestampMixin, Base):
+    __tablename__ = "artifacts"
+    __table_args__ = (UniqueConstraint("namespace_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    namespace_id: Mapped[int] = mapped_column(ForeignKey("namespaces.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    visibility: Mapped[str] = mapped_column(String(16), default="public")
+
+    namespace: Mapped[Namespace] = relationship()
+    versions: Mapped[list["Version"]] = relationship(back_populates="artifact")
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.namespace.name}/{self.name}"
+
+
+class Version(Base):
+    """An immutable snapshot; ``manifest`` is the canonical JSON whose SHA-256 is ``digest``."""
+
+    __tablename__ = "versions"
+    __table_args__ = (UniqueConstraint("artifact_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    artifact_id: Mapped[int] = mapped_column(ForeignKey("artifacts.id"), index=True)
+    version: Mapped[str] = mapped_column(String(128))
+    digest: Mapped[str] = mapped_column(String(71), index=True)
+    manifest: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(String(300))
+    license: Mapped[str] = mapped_column(String(100))
+    venue: Mapped[str | None] = mapped_column(String(63), index=True)
+    paper: Mapped[dict | None] = mapped_column(JSON)
+    training: Mapped[dict | None] = mapped_column(JSON)
+    training_config: Mapped[dict | list | None] = mapped_column(JSON)
+    ethics: Mapped[dict | None] = mapped_column(JSON)
+    checklist_warnings: Mapped[list] = mapped_column(JSON, default=list)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    published_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    yanked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    yank_reason: Mapped[str | None] = mapped_column(String(1000))
+
+    artifact: Mapped[Artifact] = relationship(back_populates="versions")
+    published_by: Mapped[User] = relationship()
+    files: Mapped[list["VersionFile"]] = relationship(back_populates="version", order_by="VersionFile.path")
+    claims: Mapped[list["Claim"]] = relationship(order_by="Claim.position")
+    checklist_answers: Mapped[list["ChecklistAnswer"]] = relationship(order_by="ChecklistAnswer.item")
+    evaluation_spec: Mapped["EvaluationSpec | None"] = relationship(uselist=False)
+
+
+class VersionFile(Base):
+    __tablename__ = "version_files"
+    __table_args__ = (UniqueConstraint("version_id", "path"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"), index=True)
+    path: Mapped[str] = mapped_column(String(1024))
+    blob_digest: Mapped[str] = mapped_column(ForeignKey("blobs.digest"), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    media_type: Mapped[str] = mapped_column(String(200))
+
+    version: Mapped[Version] = relationship(back_populates="files")
+
+
+class Claim(Base):
+    __tablename__ = "claims"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    metric: Mapped[str] = mapped_column(String(200), index=True)
+    value: Mapped[float] = mapped_column(Float)
+    dataset: Mapped[str] = mapped_column(String(300))
+    tolerance: Mapped[dict] = mapped_column(JSON)
+    std: Mapped[float | None] = mapped_column(Float)
+    n_runs: Mapped[int | None] = mapped_column(Integer)
+
+
+class ChecklistAnswer(Base):
+    __tablename__ = "checklist_answers"
+    __table_args__ = (UniqueConstraint("version_id", "item"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"), index=True)
+    item: Mapped[str] = mapped_column(String(8))
+    answer: Mapped[str] = mapped_column(String(8))
+    justification: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[str | None] = mapped_column(String(1024))
+
+
+class EvaluationSpec(Base):
+    __tablename__ = "evaluation_specs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"), unique=True)
+    command: Mapped[str] = mapped_column(Text)
+    accelerator: Mapped[str] = mapped_column(String(16))
+    timeout_s: Mapped[int] = mapped_column(Integer)
+    memory_mb: Mapped[int | None] = mapped_column(Integer)

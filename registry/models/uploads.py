@@ -1,0 +1,19 @@
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from registry.models.base import Base, TimestampMixin, UTCDateTime
+
+
+class UploadSession(TimestampMixin, Base):
+    """A resumable upload of one blob by one user. The bytes received so far live in blob storage; a
+    completed session is kept as proof that this user holds the blob's content."""
+
+    __tablename__ = "upload_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    digest: Mapped[str] = mapped_column(String(71), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,0 +1,183 @@
+"""Publishing versions: validate the manifest, check every blob, then write the version in one transaction."""
+
+import json
+
+import yaml
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from registry.context import RegistryContext
+from registry.errors import RegistryError
+from registry.models import (
+    Artifact,
+    Blob,
+    ChecklistAnswer,
+    Claim,
+    EvaluationSpec,
+    Namespace,
+    User,
+    Version,
+    VersionFile,
+)
+from registry.models.base import utcnow
+from registry.services import audit
+from registry.services.access import find_artifact, readable_artifact, split_name, writable_namespace
+from registry.services.uploads import held_digests
+from registry.services.versions import resolve_version
+from schemas.checklist import mechanical_warnings
+from schemas.errors import flatten_messages
+from schemas.manifest import canonical_manifest, manifest_bytes, manifest_digest
+
+
+def publish(ctx: RegistryContext, session: Session, user: User | None, full_name: str, version: str,
+            manifest: dict, visibility: str) -> tuple[Version, bool]:
+    """Publish ``full_name@version``; returns the version and whether it was created (False: identical
+    content was already published, a no-op apart from the artifact's visibility)."""
+    namespace = writable_namespace(session, user, split_name(full_name)[0])
+    manifest = _validated(manifest, full_name, version)
+    digest = manifest_digest(manifest)
+    artifact = find_artifact(session, full_name)
+    if artifact is not None:
+        existing = session.scalar(select(Version).where(Version.artifact_id == artifact.id,
+                                                        Version.version == version))
+        if existing is not None:
+            return _republish(session, user, artifact, existing, digest, visibility), False
+    _check_blobs(session, user, manifest["files"])
+    training_config = _parse_training_config(ctx, manifest)
+    if artifact is None:
+        artifact = Artifact(namespace_id=namespace.id, name=split_name(full_name)[1], visibility=visibility)
+        session.add(artifact)
+        session.flush()
+        audit.record(session, user, "artifact.create", full_name, visibility=visibility)
+    else:
+        _set_visibility(session, user, artifact, visibility)
+    row = _insert_version(session, user, artifact, manifest, digest, training_config)
+    audit.record(session, user, "version.publish", f"{full_name}@{version}", digest=digest)
+    try:
+        session.commit()
+    except IntegrityError:  # the same version was published concurrently
+        session.rollback()
+        artifact = find_artifact(session, full_name)
+        existing = resolve_version(session, artifact, version)
+        return _republish(session, user, artifact, existing, digest, visibility), False
+    return row, True
+
+
+def _validated(manifest: dict, full_name: str, version: str) -> dict:
+    try:
+        manifest = canonical_manifest(manifest)
+    except ValidationError as err:
+        problems = flatten_messages(err.messages)
+        raise RegistryError("INVALID_MANIFEST", f"the manifest has {len(problems)} problem(s)",
+                            problems=problems) from None
+    mismatched = {key: manifest[key] for key, expected in (("name", full_name), ("version", version))
+                  if manifest[key] != expected}
+    if mismatched:
+        raise RegistryError("INVALID_MANIFEST", f"the manifest is for {manifest['name']}@{manifest['version']}, "
+                            f"but was sent to {full_name}@{version}", problems={
+                                key: [f"does not match the URL ({value!r})"] for key, value in mismatched.items()})
+    return manifest
+
+
+def _republish(session: Session, user: User, artifact: Artifact, existing: Version, digest: str,
+               visibility: str) -> Version:
+    if existing.digest != digest:
+        raise RegistryError(
+            "VERSION_EXISTS",
+            f"{artifact.full_name}@{existing.version} is already published with other content "
+            f"({existing.digest}); a published version never changes: push a new version number",
+            existing_digest=existing.digest, digest=digest)
+    _set_visibility(session, user, artifact, visibility)
+    session.commit()
+    return existing
+
+
+def _set_visibility(session: Session, user: User, artifact: Artifact, visibility: str) -> None:
+    if artifact.visibility != visibility:
+        audit.record(session, user, "artifact.visibility", artifact.full_name,
+                     old=artifact.visibility, new=visibility)
+        artifact.visibility = visibility
+
+
+def _check_blobs(session: Session, user: User, files: list[dict]) -> None:
+    digests = {entry["sha256"] for entry in files}
+    held = held_digests(session, user, digests)
+    missing = sorted(digests - held)
+    if missing:
+        paths = [entry["path"] for entry in files if entry["sha256"] in missing]
+        raise RegistryError("BLOB_UNKNOWN", f"{len(missing)} file(s) have not been uploaded: "
+                            f"{', '.join(paths[:5])}", missing=missing, paths=paths)
+    rows = session.execute(select(Blob.digest, Blob.size).where(Blob.digest.in_(digests)))
+    sizes = {digest: size for digest, size in rows}
+    wrong = [entry["path"] for entry in files if sizes[entry["sha256"]] != entry["size"]]
+    if wrong:
+        raise RegistryError("BLOB_SIZE_MISMATCH", f"the manifest gives wrong sizes for {', '.join(wrong[:5])}",
+                            paths=wrong)
+
+
+def _parse_training_config(ctx: RegistryContext, manifest: dict):
+    """The training config file, parsed as YAML (a superset of JSON) into JSON-compatible data."""
+    path = (manifest.get("training") or {}).get("config")
+    if not path:
+        return None
+    entry = next(entry for entry in manifest["files"] if entry["path"] == path)
+    limit = ctx.settings.max_training_config_bytes
+    if entry["size"] > limit:
+        raise RegistryError("INVALID_TRAINING_CONFIG", f"{path} is larger than {limit} bytes", path=path)
+    text = b"".join(ctx.blobs.read(entry["sha256"]))
+    try:
+        parsed = yaml.safe_load(text.decode("utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError) as err:
+        raise RegistryError("INVALID_TRAINING_CONFIG", f"{path} is not valid YAML or JSON: {err}",
+                            path=path) from None
+    return json.loads(json.dumps(parsed, default=str))
+
+
+def _insert_version(session: Session, user: User, artifact: Artifact, manifest: dict, digest: str,
+                    training_config) -> Version:
+    paper = manifest.get("paper")
+    row = Version(
+        artifact_id=artifact.id, version=manifest["version"], digest=digest,
+        manifest=manifest_bytes(manifest).decode(), title=manifest["title"], license=manifest["license"],
+        venue=(paper or {}).get("venue"), paper=paper, training=manifest.get("training"),
+        training_config=training_config, ethics=manifest.get("ethics"),
+        checklist_warnings=mechanical_warnings(
+            manifest["checklist"], [entry["path"] for entry in manifest["files"]],
+            (manifest.get("evaluation") or {}).get("command")),
+        published_at=utcnow(), published_by_id=user.id,
+    )
+    session.add(row)
+    session.flush()
+    session.add_all(VersionFile(version_id=row.id, path=entry["path"], blob_digest=entry["sha256"],
+                                size=entry["size"], media_type=entry["media_type"]) for entry in manifest["files"])
+    session.add_all(Claim(version_id=row.id, position=index, metric=claim["metric"], value=claim["value"],
+                          dataset=claim["dataset"], tolerance=claim["tolerance"], std=claim.get("std"),
+                          n_runs=claim.get("n_runs")) for index, claim in enumerate(manifest["claims"]))
+    session.add_all(ChecklistAnswer(version_id=row.id, item=item, answer=answer["answer"],
+                                    justification=answer["justification"], evidence=answer.get("evidence"))
+                    for item, answer in manifest["checklist"].items())
+    evaluation = manifest.get("evaluation")
+    if evaluation:
+        session.add(EvaluationSpec(version_id=row.id, command=evaluation["command"],
+                                   accelerator=evaluation["accelerator"], timeout_s=evaluation["timeout_s"],
+                                   memory_mb=evaluation.get("memory_mb")))
+    return row
+
+
+def yank(session: Session, user: User | None, full_name: str, reference: str, reason: str) -> Version:
+    """Mark a version as yanked: still listed and resolvable, never the latest, never edited."""
+    artifact = readable_artifact(session, user, full_name)
+    writable_namespace(session, user, artifact.namespace.name)
+    row = resolve_version(session, artifact, reference)
+    if row.yanked_at is None:
+        row.yanked_at = utcnow()
+        row.yank_reason = reason
+        audit.record(session, user, "version.yank", f"{full_name}@{row.version}", digest=row.digest,
+                     reason=reason)
+        session.commit()
+    return row
+
+
+__all__ = ["Namespace", "publish", "yank"]

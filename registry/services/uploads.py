@@ -1,0 +1,167 @@
+"""Content-addressed uploads: ask what is missing, stream it in resumable sessions, verify, then commit.
+
+Bytes become a visible blob only after their SHA-256 and size match what the client declared. A user may
+only build on blobs they hold: blobs of versions they can read, or blobs they uploaded themselves. Anyone else
+must upload the bytes (which proves they have them) even if the registry already stores them.
+"""
+
+import secrets
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from registry.context import RegistryContext
+from registry.errors import RegistryError
+from registry.models import Artifact, Blob, UploadSession, User, Version, VersionFile
+from registry.models.base import utcnow
+from registry.services.access import readable_artifact_filter
+from registry.storage import OffsetMismatch
+
+
+def held_digests(session: Session, user: User | None, digests: Iterable[str]) -> set[str]:
+    """The digests among ``digests`` that are stored and that ``user`` may use in a version."""
+    wanted = set(digests)
+    if not wanted:
+        return set()
+    readable = (
+        select(VersionFile.blob_digest)
+        .join(Version, VersionFile.version_id == Version.id)
+        .join(Artifact, Version.artifact_id == Artifact.id)
+        .where(VersionFile.blob_digest.in_(wanted), readable_artifact_filter(user))
+    )
+    held = set(session.scalars(readable))
+    if user is not None:
+        uploaded = select(UploadSession.digest).where(
+            UploadSession.user_id == user.id,
+            UploadSession.completed_at.is_not(None),
+            UploadSession.digest.in_(wanted - held),
+        )
+        held |= set(session.scalars(uploaded))
+    present = set(session.scalars(select(Blob.digest).where(Blob.digest.in_(held)))) if held else set()
+    return present
+
+
+def missing_blobs(session: Session, user: User, digests: list[str]) -> list[str]:
+    held = held_digests(session, user, digests)
+    return [digest for digest in dict.fromkeys(digests) if digest not in held]
+
+
+def upload_state(ctx: RegistryContext, upload: UploadSession) -> dict:
+    complete = upload.completed_at is not None
+    offset = upload.size if complete else ctx.blobs.upload_offset(upload.id)
+    return {"id": upload.id, "digest": upload.digest, "size": upload.size, "offset": offset, "complete": complete}
+
+
+def start_upload(ctx: RegistryContext, session: Session, user: User, digest: str, size: int) -> dict:
+    """Open (or resume) the user's upload session for a blob. Idempotent per user and digest."""
+    if size > ctx.settings.max_blob_bytes:
+        raise RegistryError("PAYLOAD_TOO_LARGE", f"a blob may be at most {ctx.settings.max_blob_bytes} bytes",
+                            limit=ctx.settings.max_blob_bytes, size=size)
+    blob = session.get(Blob, digest)
+    if blob is not None and blob.size != size:
+        raise RegistryError("BLOB_SIZE_MISMATCH", f"{digest} is stored with size {blob.size}, not {size}",
+                            digest=digest, stored_size=blob.size, size=size)
+    if digest in held_digests(session, user, [digest]):
+        return {"id": None, "digest": digest, "size": size, "offset": size, "complete": True}
+    open_upload = session.scalar(
+        select(UploadSession).where(UploadSession.user_id == user.id, UploadSession.digest == digest,
+                                    UploadSession.completed_at.is_(None)).order_by(UploadSession.created_at)
+    )
+    if open_upload is not None and open_upload.size != size:
+        _abandon(ctx, session, open_upload)
+        open_upload = None
+    if open_upload is None:
+        open_upload = UploadSession(id=secrets.token_hex(16), user_id=user.id, digest=digest, size=size)
+        session.add(open_upload)
+        session.commit()
+    return upload_state(ctx, open_upload)
+
+
+def get_upload(session: Session, user: User, upload_id: str) -> UploadSession:
+    upload = session.get(UploadSession, upload_id) if upload_id.isalnum() else None
+    if upload is None or upload.user_id != user.id:
+        raise RegistryError("NOT_FOUND", f"no upload session {upload_id!r}; start one with POST /api/v1/uploads")
+    return upload
+
+
+def cancel_upload(ctx: RegistryContext, session: Session, user: User, upload_id: str) -> None:
+    upload = get_upload(session, user, upload_id)
+    if upload.completed_at is None:
+        _abandon(ctx, session, upload)
+
+
+def _abandon(ctx: RegistryContext, session: Session, upload: UploadSession) -> None:
+    ctx.hash_states.drop(upload.id)
+    ctx.blobs.discard(upload.id)
+    session.delete(upload)
+    session.commit()
+
+
+def append_upload(ctx: RegistryContext, session: Session, user: User, upload_id: str, offset: int,
+                  chunks: Iterable[bytes], content_length: int | None) -> dict:
+    """Store the next bytes of an upload, hashing them as they stream; commit the blob once complete."""
+    upload = get_upload(session, user, upload_id)
+    if upload.completed_at is not None:
+        if offset == upload.size and not content_length:
+            return upload_state(ctx, upload)
+        raise RegistryError("UPLOAD_OFFSET_MISMATCH", "this upload is already complete",
+                            offset=upload.size, complete=True)
+    stored = ctx.blobs.upload_offset(upload.id)
+    if offset != stored:
+        raise RegistryError("UPLOAD_OFFSET_MISMATCH", f"the upload is at offset {stored}, not {offset}; "
+                            "continue from the stored offset", offset=stored)
+    if content_length is not None and offset + content_length > upload.size:
+        raise RegistryError("SIZE_MISMATCH", f"{offset + content_length} bytes would exceed the declared size "
+                            f"{upload.size}", size=upload.size)
+    hasher = ctx.hash_states.take(upload.id, offset, lambda: ctx.blobs.read_upload(upload.id))
+    hashed = [offset]
+
+    def hashing(source):
+        for chunk in source:
+            if hashed[0] + len(chunk) > upload.size:
+                raise RegistryError("SIZE_MISMATCH", f"more bytes than the declared size {upload.size}",
+                                    size=upload.size)
+            hasher.update(chunk)
+            hashed[0] += len(chunk)
+            yield chunk
+
+    try:
+        new_offset = ctx.blobs.append(upload.id, offset, hashing(chunks))
+    except OffsetMismatch as err:
+        ctx.hash_states.drop(upload.id)
+        raise RegistryError("UPLOAD_OFFSET_MISMATCH", f"the upload is at offset {err.actual}, not {offset}",
+                            offset=err.actual) from None
+    except RegistryError as err:
+        if err.code == "SIZE_MISMATCH":
+            _abandon(ctx, session, upload)
+        raise
+    except BaseException:
+        # Interrupted (e.g. the client went away): keep what was stored so the upload can resume.
+        ctx.hash_states.put(upload.id, hashed[0], hasher)
+        raise
+    if new_offset < upload.size:
+        ctx.hash_states.put(upload.id, new_offset, hasher)
+        return upload_state(ctx, upload)
+    return _finish(ctx, session, upload, "sha256:" + hasher.hexdigest())
+
+
+def _finish(ctx: RegistryContext, session: Session, upload: UploadSession, actual_digest: str) -> dict:
+    ctx.hash_states.drop(upload.id)
+    if actual_digest != upload.digest:
+        expected = upload.digest
+        _abandon(ctx, session, upload)
+        raise RegistryError("DIGEST_MISMATCH", f"the uploaded bytes hash to {actual_digest}, not {expected}; "
+                            "nothing was stored", expected=expected, actual=actual_digest)
+    ctx.blobs.commit(upload.id, upload.digest, upload.size)
+    if session.get(Blob, upload.digest) is None:
+        session.add(Blob(digest=upload.digest, size=upload.size))
+        try:
+            session.flush()
+        except IntegrityError:  # committed meanwhile by a concurrent upload of the same content
+            session.rollback()
+            upload = session.get(UploadSession, upload.id)
+    upload.completed_at = utcnow()
+    session.commit()
+    return upload_state(ctx, upload)

@@ -1,0 +1,74 @@
+"""Reading artifacts and versions (after the access check has passed)."""
+
+import json
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from registry.errors import RegistryError
+from registry.models import Artifact, Version, VersionFile
+from schemas.names import DIGEST_RE, semver_key
+
+
+def versions_of(session: Session, artifact: Artifact) -> list[Version]:
+    rows = session.scalars(select(Version).where(Version.artifact_id == artifact.id))
+    return sorted(rows, key=lambda row: semver_key(row.version), reverse=True)
+
+
+def latest_version(session: Session, artifact: Artifact) -> Version | None:
+    """The highest version that is not yanked, preferring releases over pre-releases."""
+    candidates = [row for row in versions_of(session, artifact) if row.yanked_at is None]
+    releases = [row for row in candidates if "-" not in row.version.split("+")[0]]
+    return (releases or candidates or [None])[0]
+
+
+def resolve_version(session: Session, artifact: Artifact, reference: str | None) -> Version:
+    """``reference`` is a version number, ``sha256:<digest>``, or None / "latest"."""
+    if reference in (None, "", "latest"):
+        row = latest_version(session, artifact)
+    elif DIGEST_RE.match(reference):
+        row = session.scalar(select(Version).where(Version.artifact_id == artifact.id, Version.digest == reference))
+    else:
+        row = session.scalar(select(Version).where(Version.artifact_id == artifact.id, Version.version == reference))
+    if row is None:
+        what = "no published version" if reference in (None, "", "latest") else f"no version {reference!r}"
+        raise RegistryError("NOT_FOUND", f"{artifact.full_name} has {what}", name=artifact.full_name)
+    return row
+
+
+def artifact_holds_blob(session: Session, artifact: Artifact, digest: str) -> bool:
+    return session.scalar(
+        select(VersionFile.id).join(Version).where(Version.artifact_id == artifact.id,
+                                                   VersionFile.blob_digest == digest).limit(1)
+    ) is not None
+
+
+def version_document(row: Version, base_url: str) -> dict:
+    artifact = row.artifact
+    return {
+        "name": artifact.full_name,
+        "version": row.version,
+        "digest": row.digest,
+        "visibility": artifact.visibility,
+        "published_at": row.published_at,
+        "published_by": row.published_by.name,
+        "yanked": row.yanked_at is not None,
+        "yank_reason": row.yank_reason,
+        "url": f"{base_url.rstrip('/')}/{artifact.full_name}/{row.version}",
+        "manifest": json.loads(row.manifest),
+        "checklist_warnings": row.checklist_warnings or [],
+        "training_config": row.training_config,
+    }
+
+
+def artifact_document(session: Session, artifact: Artifact) -> dict:
+    rows = versions_of(session, artifact)
+    latest = latest_version(session, artifact)
+    return {
+        "name": artifact.full_name,
+        "visibility": artifact.visibility,
+        "created_at": artifact.created_at,
+        "latest": latest.version if latest else None,
+        "versions": [{"version": row.version, "digest": row.digest, "published_at": row.published_at,
+                      "yanked": row.yanked_at is not None, "yank_reason": row.yank_reason} for row in rows],
+    }

@@ -1,0 +1,103 @@
+"""Blobs on the local filesystem. This module alone knows the layout::
+
+    <root>/blobs/sha256/<2 hex>/<64 hex>     committed blobs, read-only
+    <root>/uploads/<upload id>               uploads in progress
+"""
+
+import fcntl
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from registry.storage.base import BlobStore, OffsetMismatch
+
+
+class LocalBlobStore(BlobStore):
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self._blobs = self.root / "blobs" / "sha256"
+        self._uploads = self.root / "uploads"
+        self._blobs.mkdir(parents=True, exist_ok=True)
+        self._uploads.mkdir(parents=True, exist_ok=True)
+
+    def _blob_path(self, digest: str) -> Path:
+        algorithm, _, hexdigest = digest.partition(":")
+        if algorithm != "sha256" or len(hexdigest) != 64 or not all(c in "0123456789abcdef" for c in hexdigest):
+            raise ValueError(f"not a sha256 digest: {digest!r}")
+        return self._blobs / hexdigest[:2] / hexdigest
+
+    def _upload_path(self, upload_id: str) -> Path:
+        if not upload_id.isalnum():
+            raise ValueError(f"bad upload id {upload_id!r}")
+        return self._uploads / upload_id
+
+    def exists(self, digest: str) -> bool:
+        return self._blob_path(digest).is_file()
+
+    def size(self, digest: str) -> int | None:
+        try:
+            return self._blob_path(digest).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    def local_path(self, digest: str) -> Path | None:
+        path = self._blob_path(digest)
+        return path if path.is_file() else None
+
+    def read(self, digest: str, start: int = 0, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        with open(self._blob_path(digest), "rb") as handle:
+            handle.seek(start)
+            while chunk := handle.read(chunk_size):
+                yield chunk
+
+    def upload_offset(self, upload_id: str) -> int:
+        try:
+            return self._upload_path(upload_id).stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    @contextmanager
+    def _locked_upload(self, upload_id: str):
+        fd = os.open(self._upload_path(upload_id), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield fd
+        finally:
+            os.close(fd)
+
+    def append(self, upload_id: str, offset: int, chunks: Iterable[bytes]) -> int:
+        with self._locked_upload(upload_id) as fd:
+            current = os.fstat(fd).st_size
+            if current != offset:
+                raise OffsetMismatch(expected=offset, actual=current)
+            for chunk in chunks:
+                view = memoryview(chunk)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+                current += len(chunk)
+            return current
+
+    def read_upload(self, upload_id: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        with open(self._upload_path(upload_id), "rb") as handle:
+            while chunk := handle.read(chunk_size):
+                yield chunk
+
+    def commit(self, upload_id: str, digest: str, size: int) -> None:
+        source = self._upload_path(upload_id)
+        target = self._blob_path(digest)
+        if target.is_file() and target.stat().st_size == size:
+            source.unlink(missing_ok=True)
+            return
+        actual = source.stat().st_size
+        if actual != size:
+            raise ValueError(f"upload {upload_id} holds {actual} bytes, expected {size}")
+        with open(source, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.chmod(source, 0o444)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+
+    def discard(self, upload_id: str) -> None:
+        self._upload_path(upload_id).unlink(missing_ok=True)

@@ -1,0 +1,70 @@
+"""Claims: a metric, the value the paper reports, the data it was measured on and the tolerance that judges it."""
+
+import math
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+TOLERANCE_KINDS = ("abs", "rel", "min", "max")
+
+
+class FiniteFloat(fields.Float):
+    def __init__(self, **kwargs):
+        super().__init__(allow_nan=False, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            raise ValidationError("must be a number")
+        number = super()._deserialize(value, attr, data, **kwargs)
+        if math.isinf(number):
+            raise ValidationError("must be a finite number")
+        return number
+
+
+class ToleranceSchema(Schema):
+    """Exactly one of: ``abs`` (|measured - value| <= abs), ``rel`` (<= rel * |value|),
+    ``min`` (measured >= min) or ``max`` (measured <= max)."""
+
+    abs = FiniteFloat(validate=validate.Range(min=0))
+    rel = FiniteFloat(validate=validate.Range(min=0))
+    min = FiniteFloat()
+    max = FiniteFloat()
+
+    @validates_schema
+    def _exactly_one(self, data, **kwargs):
+        given = [kind for kind in TOLERANCE_KINDS if kind in data]
+        if len(given) != 1:
+            raise ValidationError(
+                "give exactly one of abs, rel, min or max (e.g. {abs: 0.003})"
+                + (f"; got {', '.join(given)}" if given else "")
+            )
+
+
+class ClaimSchema(Schema):
+    metric = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    value = FiniteFloat(required=True)
+    dataset = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    tolerance = fields.Nested(ToleranceSchema, required=True)
+    std = FiniteFloat(load_default=None, allow_none=True, validate=validate.Range(min=0))
+    n_runs = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1))
+    description = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+    @validates_schema
+    def _spread_needs_runs(self, data, **kwargs):
+        if data.get("std") is not None and data.get("n_runs") is None:
+            raise ValidationError("a claim with std (mean ± std) must say over how many runs: n_runs",
+                                  field_name="n_runs")
+        if data.get("std") is not None and data.get("n_runs") is not None and data["n_runs"] < 2:
+            raise ValidationError("a spread needs at least 2 runs", field_name="n_runs")
+
+
+def validate_unique_claims(claims: list[dict]) -> dict[int, list[str]]:
+    """Errors keyed by claim index for claims that repeat an earlier (metric, dataset)."""
+    seen: dict[tuple[str, str], int] = {}
+    errors = {}
+    for index, claim in enumerate(claims):
+        key = (claim["metric"], claim["dataset"])
+        if key in seen:
+            errors[index] = [f"repeats claims[{seen[key]}] ({key[0]} on {key[1]})"]
+        else:
+            seen[key] = index
+    return errors

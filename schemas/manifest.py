@@ -1,0 +1,153 @@
+"""The author's ``regctl.yaml`` and the manifest built from it.
+
+The manifest is the version's file list plus its metadata. Its canonical JSON (RFC 8785) is hashed with
+SHA-256 to give the version digest; both the registry and regctl compute it with :func:`manifest_digest`, so
+they agree byte for byte.
+"""
+
+import hashlib
+
+import rfc8785
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from schemas.checklist import ChecklistField
+from schemas.claims import ClaimSchema, FiniteFloat, validate_unique_claims
+from schemas.evaluation import EvaluationSpecSchema
+from schemas.names import (
+    normalise_relative_path,
+    validate_digest,
+    validate_full_name,
+    validate_semver,
+)
+
+MANIFEST_VERSION = 1
+VISIBILITIES = ("private", "public")
+VENUE_RE = r"^[a-z0-9][a-z0-9-]{0,62}$"
+
+
+class RelativePath(fields.String):
+    def _deserialize(self, value, attr, data, **kwargs):
+        return normalise_relative_path(super()._deserialize(value, attr, data, **kwargs))
+
+
+class PaperSchema(Schema):
+    title = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    url = fields.Url(load_default=None, allow_none=True, schemes={"http", "https"})
+    venue = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(
+        VENUE_RE, error="venue must be a short slug such as neurips-2026"))
+    authors = fields.List(fields.String(validate=validate.Length(min=1, max=200)), load_default=list)
+
+
+class CodeSchema(Schema):
+    repo = fields.Url(required=True, schemes={"http", "https", "git", "ssh"})
+    commit = fields.String(required=True, validate=validate.Regexp(
+        r"^[0-9a-f]{7,64}$", error="commit must be a git commit hash (7 to 64 hex digits)"))
+
+
+class ComputeSchema(Schema):
+    hardware = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    gpu_hours = FiniteFloat(load_default=None, allow_none=True, validate=validate.Range(min=0))
+
+
+class TrainingSchema(Schema):
+    config = RelativePath(load_default=None, allow_none=True)
+    code = fields.Nested(CodeSchema, load_default=None, allow_none=True)
+    compute = fields.Nested(ComputeSchema, load_default=None, allow_none=True)
+
+
+class EthicsSchema(Schema):
+    statement = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=20000))
+    bias_evaluations = fields.List(fields.Dict(), load_default=list)
+    detector = fields.String(load_default=None, allow_none=True, validate=validate_full_name)
+
+
+class ReleaseSchema(Schema):
+    visibility = fields.String(load_default="public", validate=validate.OneOf(
+        VISIBILITIES, error="visibility must be private or public"))
+
+
+class _VersionMetadataSchema(Schema):
+    """Fields shared by the author's file and the manifest."""
+
+    name = fields.String(required=True, validate=validate_full_name)
+    version = fields.String(required=True, validate=validate_semver)
+    title = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    paper = fields.Nested(PaperSchema, load_default=None, allow_none=True)
+    license = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    training = fields.Nested(TrainingSchema, load_default=None, allow_none=True)
+    checklist = ChecklistField(required=True)
+    claims = fields.List(fields.Nested(ClaimSchema), load_default=list)
+    evaluation = fields.Nested(EvaluationSpecSchema, load_default=None, allow_none=True)
+    ethics = fields.Nested(EthicsSchema, load_default=None, allow_none=True)
+
+    @validates_schema
+    def _unique_claims(self, data, **kwargs):
+        errors = validate_unique_claims(data.get("claims") or [])
+        if errors:
+            raise ValidationError({"claims": errors})
+
+
+class AuthorFileSchema(_VersionMetadataSchema):
+    """``regctl.yaml`` after its checklist file, if named, has been read in."""
+
+    files = fields.List(fields.String(validate=validate.Length(min=1, max=1024)), required=True,
+                        validate=validate.Length(min=1, error="list at least one file or glob"))
+    release = fields.Nested(ReleaseSchema, load_default=lambda: {"visibility": "public"})
+
+
+class FileEntrySchema(Schema):
+    path = RelativePath(required=True)
+    size = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    sha256 = fields.String(required=True, validate=validate_digest)
+    media_type = fields.String(load_default="application/octet-stream", validate=validate.Length(min=1, max=200))
+
+
+class ManifestSchema(_VersionMetadataSchema):
+    manifest_version = fields.Integer(required=True, strict=True, validate=validate.Equal(
+        MANIFEST_VERSION, error=f"this registry reads manifest_version {MANIFEST_VERSION}"))
+    files = fields.List(fields.Nested(FileEntrySchema), required=True,
+                        validate=validate.Length(min=1, error="a version has at least one file"))
+
+    @validates_schema
+    def _references(self, data, **kwargs):
+        errors = manifest_reference_errors(data)
+        if errors:
+            raise ValidationError(errors)
+
+
+def manifest_reference_errors(data: dict) -> dict:
+    """Cross-field rules: unique paths, and every path or claim that metadata names exists."""
+    errors: dict = {}
+    files = data.get("files") or []
+    paths: set[str] = set()
+    for index, entry in enumerate(files):
+        if entry["path"] in paths:
+            errors.setdefault("files", {})[index] = {"path": [f"{entry['path']!r} is listed twice"]}
+        paths.add(entry["path"])
+    training = data.get("training") or {}
+    if training.get("config") and training["config"] not in paths:
+        errors["training"] = {"config": [f"{training['config']!r} is not one of the version's files"]}
+    metrics = {claim["metric"] for claim in data.get("claims") or []}
+    for item, answer in (data.get("checklist") or {}).items():
+        evidence = answer.get("evidence")
+        if evidence and evidence not in paths and evidence not in metrics:
+            errors.setdefault("checklist", {})[item] = {
+                "evidence": [f"{evidence!r} names neither a file of the manifest nor a claimed metric"]
+            }
+    return errors
+
+
+def canonical_manifest(manifest: dict) -> dict:
+    """Validate and normalise a manifest (raises ValidationError); files are ordered by path."""
+    loaded = ManifestSchema().load(manifest)
+    loaded["files"] = sorted(loaded["files"], key=lambda entry: entry["path"])
+    return ManifestSchema().dump(loaded)
+
+
+def manifest_bytes(manifest: dict) -> bytes:
+    """RFC 8785 canonical JSON of an already normalised manifest."""
+    return rfc8785.dumps(manifest)
+
+
+def manifest_digest(manifest: dict) -> str:
+    return "sha256:" + hashlib.sha256(manifest_bytes(manifest)).hexdigest()
