@@ -5,7 +5,7 @@ from pathlib import Path
 
 from client.api import ApiClient
 from client.cache import BlobCache
-from client.errors import IntegrityError, UsageError
+from client.errors import AuthError, Conflict, IntegrityError, NotFound, UsageError
 from client.hashing import sha256_file
 from client.progress import progress_bar
 from client.project import load_project
@@ -48,6 +48,7 @@ def push(api: ApiClient, folder: Path, show_progress: bool) -> dict:
     digest = manifest_digest(manifest)
     warnings = mechanical_warnings(manifest["checklist"], [f.path for f in project.files],
                                    (manifest.get("evaluation") or {}).get("command"))
+    _check_before_upload(api, project.name, project.version, digest)
     missing = set(api.missing_blobs(sorted(set(digests.values()))))
     to_send = {}
     for local in project.files:
@@ -68,6 +69,24 @@ def push(api: ApiClient, folder: Path, show_progress: bool) -> dict:
         "files": len(project.files), "bytes_total": total,
         "blobs_uploaded": len(to_send), "bytes_uploaded": sent, "warnings": warnings,
     }
+
+
+def _check_before_upload(api: ApiClient, name: str, version: str, digest: str) -> None:
+    """Refuse early what the registry would refuse after the upload: a foreign namespace, or a published
+    version with other content. (The registry enforces both; this only saves the transfer.)"""
+    namespace = name.split("/")[0]
+    identity = api.whoami()
+    if namespace not in identity["namespaces"]:
+        raise AuthError(f"user {identity['name']!r} cannot push into namespace {namespace!r}; push into your own "
+                        f"namespace, e.g. '{identity['name']}/{name.split('/')[1]}'", code="FORBIDDEN")
+    try:
+        existing = api.get_version(name, version)
+    except NotFound:
+        return
+    if existing["digest"] != digest:
+        raise Conflict(f"{name}@{version} is already published with other content ({existing['digest']}); "
+                       "a published version never changes: push a new version number", code="VERSION_EXISTS",
+                       details={"existing_digest": existing["digest"], "digest": digest})
 
 
 def verified_version(api: ApiClient, reference: Reference) -> dict:

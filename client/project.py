@@ -80,14 +80,16 @@ def load_project(folder: Path) -> Project:
         raise _invalid(folder, {"(file)": ["regctl.yaml must be a mapping of fields (name, version, ...)"]})
     if isinstance(raw.get("checklist"), str):
         raw = {**raw, "checklist": _read_side_file(folder, raw["checklist"], "checklist", problems)}
+    author = None
     try:
         author = AuthorFileSchema().load(raw)
     except ValidationError as err:
         problems.update(flatten_messages(err.messages))
-        raise _invalid(folder, problems) from None
-    if problems:
+    patterns = raw.get("files") if isinstance(raw.get("files"), list) else []
+    files = _resolve_files(folder, patterns, problems)  # path problems are listed with the schema's
+    if author is None or problems:
         raise _invalid(folder, problems)
-    project = Project(folder=folder, author=author, files=_resolve_files(folder, author["files"], problems))
+    project = Project(folder=folder, author=author, files=files)
     config = (author.get("training") or {}).get("config")
     if config and config in {f.path for f in project.files}:
         _read_side_file(folder, config, "training.config", problems)
@@ -149,6 +151,8 @@ def _resolve_files(folder: Path, patterns: list[str], problems: dict) -> list[Lo
     found: dict[str, LocalFile] = {}
     for index, pattern in enumerate(patterns):
         label = f"files[{index}]"
+        if not isinstance(pattern, str) or not pattern:
+            continue  # the schema reports it
         try:
             normalised = normalise_relative_path(pattern)
         except ValidationError as err:

@@ -71,7 +71,8 @@ class Upload(MethodView):
                                                                                "format": "binary"}}}})
     def patch(self, upload_id):
         """Append bytes at ``Upload-Offset``; the blob is verified and committed when the last byte arrives."""
-        request.max_content_length = None  # bounded by the session's declared size instead
+        # Uploads are bounded by the blob size limit (and by the session's declared size while streaming).
+        request.max_content_length = current_registry().settings.max_blob_bytes
         return uploads.append_upload(current_registry(), db_session(), _require_user(), upload_id,
                                      _upload_offset_header(), _request_chunks(), request.content_length)
 

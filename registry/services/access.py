@@ -42,8 +42,8 @@ def readable_artifact(session: Session, user: User | None, full_name: str) -> Ar
     """The artifact if ``user`` may read it; NOT_FOUND otherwise, so private names do not leak."""
     artifact = find_artifact(session, full_name)
     if artifact is None or not can_read(user, artifact):
-        raise RegistryError("NOT_FOUND", f"no artifact named {full_name!r} (or it is private)",
-                            name=full_name)
+        raise RegistryError("NOT_FOUND", f"no artifact named {full_name!r} is visible to you; check the name, "
+                            "or log in (regctl login) as a user who may read it", name=full_name)
     return artifact
 
 

@@ -1,0 +1,123 @@
+"""A registry server running as its own process, and regctl run as a subprocess against it."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveRegistry:
+    def __init__(self, database_url: str, blob_dir: Path, log_path: Path):
+        self.database_url = database_url
+        self.blob_dir = blob_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "REGISTRY_DATABASE_URL": database_url, "REGISTRY_BLOB_DIR": str(blob_dir)}
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "LiveRegistry":
+        self._log = open(self.log_path, "wb")
+        self.process = subprocess.Popen([BIN / "registry", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                                        env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the registry exited: {self.log_path.read_text()}")
+            try:
+                requests.get(f"{self.url}/api/v1/openapi.json", timeout=1)
+                return self
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise RuntimeError("the registry did not start within 30 s")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+        self._log.close()
+
+    def admin(self, *args: str) -> str:
+        result = subprocess.run([BIN / "registry", *args], env=self.env, capture_output=True, text=True, check=True)
+        return result.stdout
+
+    def create_user(self, name: str) -> str:
+        self.admin("users", "create", name)
+        return self.admin("tokens", "create", name).strip()
+
+    def peak_rss_bytes(self) -> int:
+        """The server's peak resident set size so far (VmHWM)."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+        raise RuntimeError("no VmHWM")
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+    peak_rss_bytes: int
+
+    def json(self):
+        return json.loads(self.stdout)
+
+
+class Regctl:
+    """regctl as a user sees it: a subprocess with its own config and cache folders."""
+
+    def __init__(self, registry: LiveRegistry, home: Path, token: str | None):
+        self.env = {key: value for key, value in os.environ.items() if not key.startswith("REGCTL_")}
+        self.env.update({"REGCTL_URL": registry.url, "REGCTL_CACHE_DIR": str(home / "cache"),
+                         "XDG_CONFIG_HOME": str(home / "config"), "HOME": str(home)})
+        if token:
+            self.env["REGCTL_TOKEN"] = token
+        self.home = home
+
+    def __call__(self, *args, cwd: Path | None = None, timeout: float = 600) -> Result:
+        """Run regctl; its exit status and peak RSS come from wait4, so memory is measured per run."""
+        process = subprocess.Popen([BIN / "regctl", *map(str, args)], env=self.env, cwd=cwd or self.home,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        output: dict[str, bytes] = {}
+        readers = [threading.Thread(target=lambda n=n, s=s: output.__setitem__(n, s.read()))
+                   for n, s in (("out", process.stdout), ("err", process.stderr))]
+        for reader in readers:
+            reader.start()
+        killer = threading.Timer(timeout, process.kill)
+        killer.start()
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        finally:
+            killer.cancel()
+        process.returncode = os.waitstatus_to_exitcode(status)
+        for reader in readers:
+            reader.join()
+        return Result(process.returncode, output["out"].decode(), output["err"].decode(), usage.ru_maxrss * 1024)
+
+
+def logged_requests(registry: LiveRegistry, method: str, path_part: str) -> int:
+    """How many requests the server's access log shows for a method and a path fragment."""
+    registry._log.flush()
+    return sum(1 for line in registry.log_path.read_text(errors="replace").splitlines()
+               if f'"{method} ' in line and path_part in line)
+
+
+def stored_blobs(registry: LiveRegistry) -> list[Path]:
+    root = registry.blob_dir / "blobs"
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
