@@ -87,7 +87,7 @@ def load_project(folder: Path) -> Project:
         problems.update(flatten_messages(err.messages))
     patterns = raw.get("files") if isinstance(raw.get("files"), list) else []
     files = _resolve_files(folder, patterns, problems)  # path problems are listed with the schema's
-    if author is None or problems:
+    if author is None:
         raise _invalid(folder, problems)
     project = Project(folder=folder, author=author, files=files)
     config = (author.get("training") or {}).get("config")

@@ -66,8 +66,7 @@ def register_error_handlers(app: Flask) -> None:
         details = {}
         messages = (getattr(err, "data", None) or {}).get("messages")
         if messages:  # webargs' validation errors, keyed by location ("json", "query", ...)
-            details["problems"] = flatten_messages({k: v for loc in messages.values() for k, v in loc.items()}
-                                                   if isinstance(messages, dict) else messages)
+            details["problems"] = _webargs_problems(messages)
             message = f"the request has {len(details['problems'])} problem(s)"
         elif status == 413:
             message = "the request body is larger than this registry accepts"
@@ -82,6 +81,14 @@ def register_error_handlers(app: Flask) -> None:
         _rollback()
         log.exception("unexpected error on %s %s", request.method, request.path)
         return error_response("INTERNAL_ERROR", "the registry failed unexpectedly; the error was logged", 500)
+
+
+def _webargs_problems(messages) -> dict[str, list[str]]:
+    """webargs keys its errors by location (``{"json": {...}}``); the envelope keys them by field path."""
+    problems: dict[str, list[str]] = {}
+    for location, errors in (messages.items() if isinstance(messages, dict) else [("body", messages)]):
+        problems.update(flatten_messages(errors, "" if isinstance(errors, dict) else f"({location})"))
+    return problems
 
 
 def _rollback() -> None:

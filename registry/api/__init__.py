@@ -21,10 +21,20 @@ def register_api(app: Flask) -> Api:
         "bearer": {"type": "http", "scheme": "bearer"}}}})
     from registry.api import artifacts, blobs, users
 
-    for module in (users, blobs, artifacts):
-        module.blp.before_request(authenticate_request)
-        module.blp.after_request(private_when_authenticated)
-        api.register_blueprint(module.blp)
+    blueprints = (users.blp, blobs.blp, artifacts.blp)
+    for blueprint in blueprints:
+        api.register_blueprint(blueprint)
+    names = {blueprint.name for blueprint in blueprints}
+
+    @app.before_request
+    def _authenticate():
+        if request.blueprint in names:
+            authenticate_request()
+
+    @app.after_request
+    def _cache_control(response):
+        return private_when_authenticated(response) if request.blueprint in names else response
+
     return api
 
 

@@ -258,9 +258,10 @@ def test_yanked_versions_stay_resolvable_but_are_never_latest(regctl_as, tmp_pat
 
 
 def test_regctl_reports_an_unreachable_registry_in_one_line(tmp_path):
-    from tests.live import BIN
     import os
     import subprocess
+
+    from tests.live import BIN
 
     env = {**os.environ, "REGCTL_URL": "http://127.0.0.1:9", "REGCTL_CACHE_DIR": str(tmp_path)}
     result = subprocess.run([BIN / "regctl", "show", "alice/resnet"], env=env, capture_output=True, text=True)

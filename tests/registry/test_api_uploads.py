@@ -1,0 +1,94 @@
+"""Uploads through the API: streaming hash checks, resumable sessions, and who may use which blob."""
+
+from tests.registry.helpers import FILES, digest_of, manifest_for, publish, upload
+
+DATA = bytes(range(256)) * 4096  # 1 MiB
+
+
+def test_missing_lists_only_what_the_caller_must_upload(http, make_user):
+    _, alice = make_user("alice")
+    present = upload(http, alice, b"already here")
+    assert present["complete"] is True
+    response = http.post("/api/v1/blobs/missing", json={"digests": [digest_of(b"already here"), digest_of(b"new")]},
+                         headers=alice)
+    assert response.status_code == 200
+    assert response.json == {"missing": [digest_of(b"new")]}
+
+
+def test_an_upload_in_chunks_must_start_at_the_stored_offset(app, http, make_user):
+    _, alice = make_user("alice")
+    state = http.post("/api/v1/uploads", json={"digest": digest_of(DATA), "size": len(DATA)}, headers=alice).json
+    url = f"/api/v1/uploads/{state['id']}"
+    first = http.patch(url, data=DATA[:1000], headers={**alice, "Upload-Offset": "0"})
+    assert first.status_code == 200 and first.json["offset"] == 1000 and not first.json["complete"]
+
+    wrong = http.patch(url, data=DATA[500:], headers={**alice, "Upload-Offset": "500"})
+    assert wrong.status_code == 409
+    assert wrong.json["error"]["code"] == "UPLOAD_OFFSET_MISMATCH"
+    assert wrong.json["error"]["details"]["offset"] == 1000
+
+    # A fresh process (no cached hash state) continues from storage.
+    app.extensions["registry"].hash_states.drop(state["id"])
+    resumed = http.post("/api/v1/uploads", json={"digest": digest_of(DATA), "size": len(DATA)}, headers=alice).json
+    assert resumed["id"] == state["id"] and resumed["offset"] == 1000
+    done = http.patch(url, data=DATA[1000:], headers={**alice, "Upload-Offset": "1000"})
+    assert done.status_code == 200 and done.json["complete"] is True
+    assert app.extensions["registry"].blobs.exists(digest_of(DATA))
+
+
+def test_bytes_that_do_not_hash_to_the_declared_digest_are_refused_and_discarded(app, http, make_user):
+    _, alice = make_user("alice")
+    declared = digest_of(b"A" * 100)
+    state = http.post("/api/v1/uploads", json={"digest": declared, "size": 100}, headers=alice).json
+    response = http.patch(f"/api/v1/uploads/{state['id']}", data=b"B" * 100, headers={**alice, "Upload-Offset": "0"})
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "DIGEST_MISMATCH"
+    assert not app.extensions["registry"].blobs.exists(declared)
+    assert http.get(f"/api/v1/uploads/{state['id']}", headers=alice).status_code == 404
+
+
+def test_more_bytes_than_declared_are_refused(app, http, make_user):
+    _, alice = make_user("alice")
+    state = http.post("/api/v1/uploads", json={"digest": digest_of(b"A" * 10), "size": 10}, headers=alice).json
+    response = http.patch(f"/api/v1/uploads/{state['id']}", data=b"A" * 11, headers={**alice, "Upload-Offset": "0"})
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "SIZE_MISMATCH"
+
+
+def test_blob_size_limit_is_enforced_before_any_byte(app, http, make_user):
+    _, alice = make_user("alice")
+    limit = app.extensions["registry"].settings.max_blob_bytes
+    response = http.post("/api/v1/uploads", json={"digest": digest_of(b"x"), "size": limit + 1}, headers=alice)
+    assert response.status_code == 413
+    assert response.json["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+def test_an_empty_file_is_a_blob_too(http, make_user):
+    _, alice = make_user("alice")
+    assert upload(http, alice, b"")["complete"] is True
+
+
+def test_a_private_blob_must_be_uploaded_again_by_anyone_else(http, make_user):
+    _, alice = make_user("alice")
+    _, bob = make_user("bob")
+    assert publish(http, alice, FILES, visibility="private").status_code == 201
+    weights = digest_of(FILES["weights/model.safetensors"])
+    missing = http.post("/api/v1/blobs/missing", json={"digests": [weights]}, headers=bob).json["missing"]
+    assert missing == [weights]
+
+    # Without the bytes, bob cannot build a version on alice's private blob...
+    manifest = manifest_for(FILES, name="bob/copy")
+    response = http.put("/api/v1/artifacts/bob/copy/versions/1.0.0", json={"manifest": manifest}, headers=bob)
+    assert response.status_code == 409 and response.json["error"]["code"] == "BLOB_UNKNOWN"
+    # ...with them (proof of possession), he can.
+    assert publish(http, bob, FILES, name="bob/copy").status_code == 201
+
+
+def test_uploads_need_a_token_and_belong_to_their_user(http, make_user):
+    _, alice = make_user("alice")
+    _, bob = make_user("bob")
+    assert http.post("/api/v1/uploads", json={"digest": digest_of(b"x"), "size": 1}).status_code == 401
+    state = http.post("/api/v1/uploads", json={"digest": digest_of(b"x"), "size": 1}, headers=alice).json
+    assert http.get(f"/api/v1/uploads/{state['id']}", headers=bob).status_code == 404
+    assert http.patch(f"/api/v1/uploads/{state['id']}", data=b"x",
+                      headers={**bob, "Upload-Offset": "0"}).status_code == 404

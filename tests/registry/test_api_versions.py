@@ -1,0 +1,187 @@
+"""Publishing, immutability, visibility, tokens and the error envelope."""
+
+import json
+
+import pytest
+
+from registry.services.auth import TOKEN_PREFIX
+from tests.registry.helpers import FILES, manifest_for, publish, upload
+
+
+def test_publish_creates_an_immutable_version_with_a_canonical_digest(http, make_user):
+    _, alice = make_user("alice")
+    created = publish(http, alice, FILES)
+    assert created.status_code == 201, created.json
+    body = created.json
+    assert body["digest"].startswith("sha256:") and body["created"] is True
+    assert body["training_config"] == {"lr": 0.1, "epochs": 3}
+    assert body["url"].endswith("/alice/resnet/1.0.0")
+    assert [f["path"] for f in body["manifest"]["files"]] == sorted(FILES)
+
+    again = publish(http, alice, FILES)
+    assert again.status_code == 200 and again.json["digest"] == body["digest"] and again.json["created"] is False
+
+    changed = publish(http, alice, {**FILES, "eval.py": b"print('other')\n"})
+    assert changed.status_code == 409
+    error = changed.json["error"]
+    assert error["code"] == "VERSION_EXISTS" and error["details"]["existing_digest"] == body["digest"]
+    assert http.get("/api/v1/artifacts/alice/resnet/versions/1.0.0").json["digest"] == body["digest"]
+
+
+def test_versions_resolve_by_number_digest_and_latest(http, make_user):
+    _, alice = make_user("alice")
+    first = publish(http, alice, FILES, version="1.0.0").json
+    publish(http, alice, FILES, version="1.10.0")
+    publish(http, alice, FILES, version="2.0.0-rc.1")
+    assert http.get("/api/v1/artifacts/alice/resnet/versions/latest").json["version"] == "1.10.0"
+    assert http.get(f"/api/v1/artifacts/alice/resnet/versions/{first['digest']}").json["version"] == "1.0.0"
+    listing = http.get("/api/v1/artifacts/alice/resnet").json
+    assert [v["version"] for v in listing["versions"]] == ["2.0.0-rc.1", "1.10.0", "1.0.0"]
+    assert listing["latest"] == "1.10.0"
+
+
+def test_yank_keeps_the_version_resolvable_and_is_audited(app, http, make_user):
+    _, alice = make_user("alice")
+    publish(http, alice, FILES, version="1.0.0")
+    publish(http, alice, FILES, version="1.1.0")
+    response = http.post("/api/v1/artifacts/alice/resnet/versions/1.1.0/yank", json={"reason": "leak"}, headers=alice)
+    assert response.status_code == 200 and response.json["yanked"] is True
+    assert http.get("/api/v1/artifacts/alice/resnet/versions/latest").json["version"] == "1.0.0"
+    assert http.get("/api/v1/artifacts/alice/resnet/versions/1.1.0").json["yank_reason"] == "leak"
+    from registry.models import AuditEvent
+
+    with app.extensions["registry"].sessions() as session:
+        actions = [event.action for event in session.query(AuditEvent).order_by(AuditEvent.id)]
+    assert actions.count("version.publish") == 2 and "version.yank" in actions
+
+
+def test_mechanical_checklist_warnings_are_stored_with_the_version(http, make_user):
+    _, alice = make_user("alice")
+    files = {"weights/notes.txt": b"no weights here", "run.sh": b"echo\n"}
+    response = publish(http, alice, files, training={"compute": {"hardware": "1x A100"}})
+    assert response.status_code == 201, response.json
+    assert sorted(w["item"] for w in response.json["checklist_warnings"]) == ["CO1", "CO3", "CO4"]
+
+
+def test_an_invalid_manifest_lists_its_problems(http, make_user):
+    _, alice = make_user("alice")
+    upload(http, alice, FILES["eval.py"])
+    manifest = manifest_for({"eval.py": FILES["eval.py"]})
+    manifest["claims"][0]["tolerance"] = {}
+    manifest["files"][0]["path"] = "../eval.py"
+    response = http.put("/api/v1/artifacts/alice/resnet/versions/1.0.0", json={"manifest": manifest}, headers=alice)
+    assert response.status_code == 422
+    problems = response.json["error"]["details"]["problems"]
+    assert "claims[0].tolerance" in problems and "files[0].path" in problems
+
+
+def test_the_manifest_must_match_the_url(http, make_user):
+    _, alice = make_user("alice")
+    upload(http, alice, FILES["eval.py"])
+    manifest = manifest_for({"eval.py": FILES["eval.py"]}, version="2.0.0")
+    response = http.put("/api/v1/artifacts/alice/resnet/versions/1.0.0", json={"manifest": manifest}, headers=alice)
+    assert response.status_code == 422 and "version" in response.json["error"]["details"]["problems"]
+
+
+def test_only_the_owner_pushes_into_a_namespace(http, make_user):
+    _, alice = make_user("alice")
+    _, bob = make_user("bob")
+    for data in FILES.values():
+        upload(http, bob, data)
+    response = http.put("/api/v1/artifacts/alice/resnet/versions/1.0.0",
+                        json={"manifest": manifest_for(FILES)}, headers=bob)
+    assert response.status_code == 403 and response.json["error"]["code"] == "FORBIDDEN"
+    anonymous = http.put("/api/v1/artifacts/alice/resnet/versions/1.0.0", json={"manifest": manifest_for(FILES)})
+    assert anonymous.status_code == 401
+
+
+def test_a_private_artifact_is_404_to_everyone_but_its_owner(http, make_user):
+    _, alice = make_user("alice")
+    _, bob = make_user("bob")
+    publish(http, alice, FILES, visibility="private")
+    digest = manifest_for(FILES)["files"][0]["sha256"]
+    for path in ("/api/v1/artifacts/alice/resnet", "/api/v1/artifacts/alice/resnet/versions/1.0.0",
+                 f"/api/v1/artifacts/alice/resnet/blobs/{digest}"):
+        for headers in ({}, bob):
+            response = http.get(path, headers=headers)
+            assert response.status_code == 404, path
+            assert response.json["error"]["code"] == "NOT_FOUND"
+        unknown = http.get(path.replace("alice/resnet", "alice/nothing"), headers=bob)
+        assert unknown.json["error"]["message"].replace("nothing", "resnet") == http.get(
+            path, headers=bob).json["error"]["message"]
+        owner = http.get(path, headers=alice)
+        assert owner.status_code == 200
+        assert owner.headers["Cache-Control"] == "private, no-store"
+
+
+def test_blob_downloads_support_ranges(http, make_user):
+    _, alice = make_user("alice")
+    publish(http, alice, FILES)
+    data = FILES["weights/model.safetensors"]
+    digest = manifest_for(FILES)["files"][0]["sha256"]
+    url = f"/api/v1/artifacts/alice/resnet/blobs/{digest}"
+    whole = http.get(url)
+    assert whole.status_code == 200 and whole.data == data and whole.headers["ETag"] == f'"{digest}"'
+    part = http.get(url, headers={"Range": "bytes=100-"})
+    assert part.status_code == 206 and part.data == data[100:]
+    assert part.headers["Content-Range"] == f"bytes 100-{len(data) - 1}/{len(data)}"
+    beyond = http.get(url, headers={"Range": f"bytes={len(data) + 5}-"})
+    assert beyond.status_code == 416 and beyond.json["error"]["code"] == "INVALID_RANGE"
+    other = manifest_for({"x": b"not in this artifact"})["files"][0]["sha256"]
+    assert http.get(f"/api/v1/artifacts/alice/resnet/blobs/{other}").status_code == 404
+
+
+def test_tokens_are_never_accepted_in_urls(http, make_user):
+    _, alice = make_user("alice")
+    token = alice["Authorization"].split()[1]
+    assert token.startswith(TOKEN_PREFIX)
+    response = http.get(f"/api/v1/whoami?access_token={token}")
+    assert response.status_code == 400 and response.json["error"]["code"] == "TOKEN_IN_URL"
+    assert token not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("authorization", ["Bearer rrt_" + "x" * 43, "Bearer nonsense", "Basic abc"])
+def test_unknown_or_malformed_tokens_are_401(http, make_user, authorization):
+    response = http.get("/api/v1/whoami", headers={"Authorization": authorization})
+    assert response.status_code == 401 and response.json["error"]["code"] == "UNAUTHORIZED"
+
+
+def test_a_revoked_token_stops_working(app, http, make_user):
+    from registry.models import ApiToken
+    from registry.services.auth import revoke_token
+
+    _, alice = make_user("alice")
+    assert http.get("/api/v1/whoami", headers=alice).json == {"name": "alice", "namespaces": ["alice"]}
+    with app.extensions["registry"].sessions() as session:
+        revoke_token(session, session.query(ApiToken).one().id)
+    assert http.get("/api/v1/whoami", headers=alice).status_code == 401
+
+
+@pytest.mark.parametrize("method, path, body, status, code", [
+    ("GET", "/api/v1/nowhere", None, 404, "NOT_FOUND"),
+    ("DELETE", "/api/v1/whoami", None, 405, "METHOD_NOT_ALLOWED"),
+    ("POST", "/api/v1/blobs/missing", "{not json", 400, "BAD_REQUEST"),
+    ("POST", "/api/v1/blobs/missing", {"digests": ["md5:abc"]}, 422, "VALIDATION_ERROR"),
+    ("POST", "/api/v1/blobs/missing", {"digests": "x" * (2 << 20)}, 413, "PAYLOAD_TOO_LARGE"),
+    ("PUT", "/api/v1/artifacts/alice/resnet/versions/1.0.0", {"manifest": "no"}, 422, "VALIDATION_ERROR"),
+    ("PUT", "/api/v1/artifacts/alice/resnet/versions/1.0.0", {"manifest": {}}, 422, "INVALID_MANIFEST"),
+    ("PATCH", "/api/v1/uploads/abc", b"x", 400, "BAD_REQUEST"),
+    ("GET", "/api/v1/artifacts/alice/resnet/versions/..%2F..", None, 404, "NOT_FOUND"),
+])
+def test_bad_input_gets_a_json_error_never_a_500(http, make_user, method, path, body, status, code):
+    _, alice = make_user("alice")
+    kwargs = {"data": body} if isinstance(body, (str, bytes)) else {"json": body} if body is not None else {}
+    if isinstance(body, str):
+        kwargs["content_type"] = "application/json"
+    response = http.open(path, method=method, headers=alice, **kwargs)
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.is_json
+    error = response.json["error"]
+    assert error["code"] == code and error["message"] and isinstance(error["details"], dict)
+    assert "Traceback" not in json.dumps(response.json)
+
+
+def test_openapi_document_is_served(http):
+    spec = http.get("/api/v1/openapi.json").json
+    assert "/api/v1/artifacts/{namespace}/{name}/versions/{reference}" in spec["paths"]
+    assert "/api/v1/uploads/{upload_id}" in spec["paths"]
