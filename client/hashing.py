@@ -20,3 +20,4 @@ def sha256_file(path: Path, on_bytes: Callable[[int], object] | None = None) -> 
             if on_bytes:
                 on_bytes(count)
     return "sha256:" + hasher.hexdigest(), size
+

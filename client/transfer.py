@@ -11,6 +11,7 @@ import requests
 from client.api import ApiClient
 from client.cache import BlobCache
 from client.errors import ConnectionFailed, IntegrityError, UploadOffsetMismatch
+from schemas.digests import PipelinedHasher
 
 CHUNK_SIZE = 1 << 20
 MAX_ATTEMPTS = 5
@@ -82,9 +83,8 @@ def fetch_blob(api: ApiClient, cache: BlobCache, name: str, path: str, digest: s
                     hasher.update(chunk)
             if on_bytes:
                 on_bytes(offset)
-        downloaded, hasher = _download(api, name, digest, size, handle, hasher, offset, on_bytes)
-        handle.flush()
-        os.fsync(handle.fileno())
+        downloaded, hasher = _download(api, name, digest, size, handle, PipelinedHasher(hasher), offset, on_bytes)
+        handle.flush()  # no fsync: a cache entry is re-hashed before every use
         actual = "sha256:" + hasher.hexdigest()
         if actual != digest:
             partial.unlink(missing_ok=True)
@@ -103,7 +103,8 @@ def _download(api, name, digest, size, handle, hasher, offset, on_bytes):
             response = api.download_blob(name, digest, start=offset)
             if offset and response.status_code != 206:  # the range was ignored: start again
                 handle.truncate(0)
-                hasher = hashlib.sha256()
+                hasher.hexdigest()
+                hasher = PipelinedHasher()
                 offset = 0
             for chunk in response.iter_content(CHUNK_SIZE):
                 if offset + len(chunk) > size:
@@ -126,7 +127,10 @@ def _download(api, name, digest, size, handle, hasher, offset, on_bytes):
 
 
 def place_file(source: Path, destination: Path) -> None:
-    """Put a verified blob at ``destination`` atomically: a hard link where possible, else a copy."""
+    """Put a verified blob at ``destination`` atomically: a hard link where possible, else a copy.
+
+    The output shares the cache's inode when linked; an edit made to it in place is caught because the cache
+    re-hashes an entry before reusing it."""
     destination.parent.mkdir(parents=True, exist_ok=True)
     temp = destination.with_name(f".{destination.name}.regctl-{os.getpid()}.tmp")
     temp.unlink(missing_ok=True)

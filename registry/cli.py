@@ -33,9 +33,13 @@ def serve(host: str, port: int):
     """Serve the registry (development server; use gunicorn in production)."""
     from werkzeug.serving import run_simple
 
+    from migrations import pending
     from registry.app import create_app
 
-    app = create_app(_settings())
+    settings = _settings()
+    if pending(settings.database_url):
+        raise click.ClickException("the database schema is not up to date: run 'registry db upgrade' first")
+    app = create_app(settings)
     click.echo(f"Registry serving at http://{host}:{port}/ (database {_safe_url(app)})", err=True)
     run_simple(host, port, app, threaded=True, use_reloader=False)
 
@@ -137,8 +141,9 @@ Demo user '{name}' with a new token:
 
 Try it:
 
-    .venv/bin/regctl push examples/hello     # or any folder with a regctl.yaml
+    .venv/bin/regctl push examples/hello        # a complete example artifact ({name}/hello)
     .venv/bin/regctl show {name}/hello
+    .venv/bin/regctl pull {name}/hello -o /tmp/hello
 """)
 
 

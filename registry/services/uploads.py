@@ -18,6 +18,7 @@ from registry.models import Artifact, Blob, UploadSession, User, Version, Versio
 from registry.models.base import utcnow
 from registry.services.access import readable_artifact_filter
 from registry.storage import OffsetMismatch
+from schemas.digests import PipelinedHasher, format_digest
 
 
 def held_digests(session: Session, user: User | None, digests: Iterable[str]) -> set[str]:
@@ -115,7 +116,7 @@ def append_upload(ctx: RegistryContext, session: Session, user: User, upload_id:
     if content_length is not None and offset + content_length > upload.size:
         raise RegistryError("SIZE_MISMATCH", f"{offset + content_length} bytes would exceed the declared size "
                             f"{upload.size}", size=upload.size)
-    hasher = ctx.hash_states.take(upload.id, offset, lambda: ctx.blobs.read_upload(upload.id))
+    hasher = PipelinedHasher(ctx.hash_states.take(upload.id, offset, lambda: ctx.blobs.read_upload(upload.id)))
     hashed = [offset]
 
     def hashing(source):
@@ -130,21 +131,23 @@ def append_upload(ctx: RegistryContext, session: Session, user: User, upload_id:
     try:
         new_offset = ctx.blobs.append(upload.id, offset, hashing(chunks))
     except OffsetMismatch as err:
+        hasher.finish()
         ctx.hash_states.drop(upload.id)
         raise RegistryError("UPLOAD_OFFSET_MISMATCH", f"the upload is at offset {err.actual}, not {offset}",
                             offset=err.actual) from None
     except RegistryError as err:
+        hasher.finish()
         if err.code == "SIZE_MISMATCH":
             _abandon(ctx, session, upload)
         raise
     except BaseException:
         # Interrupted (e.g. the client went away): keep what was stored so the upload can resume.
-        ctx.hash_states.put(upload.id, hashed[0], hasher)
+        ctx.hash_states.put(upload.id, hashed[0], hasher.finish())
         raise
     if new_offset < upload.size:
-        ctx.hash_states.put(upload.id, new_offset, hasher)
+        ctx.hash_states.put(upload.id, new_offset, hasher.finish())
         return upload_state(ctx, upload)
-    return _finish(ctx, session, upload, "sha256:" + hasher.hexdigest())
+    return _finish(ctx, session, upload, format_digest(hasher.hexdigest()))
 
 
 def _finish(ctx: RegistryContext, session: Session, upload: UploadSession, actual_digest: str) -> dict:

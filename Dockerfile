@@ -1,0 +1,24 @@
+# The registry for production: gunicorn, migrations applied at start, running as a non-root user.
+# Configure with REGISTRY_DATABASE_URL (PostgreSQL), REGISTRY_BLOB_DIR (a mounted volume) and the limits in README.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    REGISTRY_VAR_DIR=/data
+
+RUN useradd --create-home --uid 10001 registry && mkdir -p /data && chown registry:registry /data
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY registry ./registry
+COPY client ./client
+COPY schemas ./schemas
+COPY migrations ./migrations
+RUN pip install . && rm -rf /root/.cache
+
+USER registry
+VOLUME ["/data"]
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/api/v1/openapi.json', timeout=4)"
+CMD ["sh", "-c", "registry db upgrade && exec gunicorn --bind 0.0.0.0:8080 --worker-class gthread --workers ${WEB_CONCURRENCY:-4} --threads ${WEB_THREADS:-8} --timeout 600 --access-logfile - 'registry.app:create_app()'"]
