@@ -43,8 +43,14 @@ class ApiClient:
     def missing_blobs(self, digests: list[str]) -> list[str]:
         return self._json("POST", "/blobs/missing", json={"digests": digests})["missing"]
 
-    def start_upload(self, digest: str, size: int) -> dict:
-        return self._json("POST", "/uploads", json={"digest": digest, "size": size})
+    def probe_fingerprints(self, fingerprints: list[str]) -> list[str]:
+        return self._json("POST", "/blobs/probe", json={"fingerprints": fingerprints})["known"]
+
+    def start_upload(self, digest: str | None, size: int, fingerprint: str | None = None) -> dict:
+        return self._json("POST", "/uploads", json={"digest": digest, "size": size, "fingerprint": fingerprint})
+
+    def finalize_upload(self, upload_id: str, digest: str) -> dict:
+        return self._json("PUT", f"/uploads/{upload_id}", json={"digest": digest})
 
     def upload_state(self, upload_id: str) -> dict:
         return self._json("GET", f"/uploads/{upload_id}")

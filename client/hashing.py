@@ -4,6 +4,8 @@ import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
+from schemas.digests import FINGERPRINT_EDGE, fingerprint
+
 CHUNK_SIZE = 1 << 20
 
 
@@ -21,3 +23,23 @@ def sha256_file(path: Path, on_bytes: Callable[[int], object] | None = None) -> 
                 on_bytes(count)
     return "sha256:" + hasher.hexdigest(), size
 
+
+
+def file_fingerprint(path: Path, size: int) -> str:
+    """The cheap identity hint of :func:`schemas.digests.fingerprint`: two 64 KiB reads."""
+    with open(path, "rb") as handle:
+        head = handle.read(FINGERPRINT_EDGE)
+        handle.seek(max(0, size - FINGERPRINT_EDGE))
+        tail = handle.read(FINGERPRINT_EDGE)
+    return fingerprint(size, head, tail)
+
+
+def hash_prefix(path: Path, length: int) -> "hashlib._Hash":
+    """A hasher that has consumed the first ``length`` bytes of a file."""
+    hasher = hashlib.sha256()
+    with open(path, "rb") as handle:
+        remaining = length
+        while remaining > 0 and (chunk := handle.read(min(CHUNK_SIZE, remaining))):
+            hasher.update(chunk)
+            remaining -= len(chunk)
+    return hasher

@@ -33,12 +33,13 @@ MEDIA_TYPES = {
 PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
 
 
-@dataclass
+@dataclass(eq=False)
 class LocalFile:
     path: str  # normalised, relative to the project folder
     absolute: Path
     size: int
     media_type: str
+    fingerprint: str | None = None
 
 
 @dataclass

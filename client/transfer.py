@@ -11,7 +11,8 @@ import requests
 from client.api import ApiClient
 from client.cache import BlobCache
 from client.errors import ConnectionFailed, IntegrityError, UploadOffsetMismatch
-from schemas.digests import PipelinedHasher
+from client.hashing import file_fingerprint, hash_prefix
+from schemas.digests import PipelinedHasher, format_digest
 
 CHUNK_SIZE = 1 << 20
 MAX_ATTEMPTS = 5
@@ -21,8 +22,8 @@ class FileRegion:
     """Bytes ``[start, end)`` of a file as an iterable with a length, so requests streams it with a
     Content-Length and never holds more than one chunk."""
 
-    def __init__(self, path: Path, start: int, end: int, on_bytes=None):
-        self.path, self.start, self.end, self.on_bytes = path, start, end, on_bytes
+    def __init__(self, path: Path, start: int, end: int, on_bytes=None, on_chunk=None):
+        self.path, self.start, self.end, self.on_bytes, self.on_chunk = path, start, end, on_bytes, on_chunk
         self.sent = 0
 
     def __len__(self) -> int:
@@ -38,18 +39,43 @@ class FileRegion:
                     raise IntegrityError(f"{self.path} shrank while it was being uploaded")
                 remaining -= len(chunk)
                 self.sent += len(chunk)
+                if self.on_chunk:
+                    self.on_chunk(chunk)
                 if self.on_bytes:
                     self.on_bytes(len(chunk))
                 yield chunk
 
 
 def upload_blob(api: ApiClient, path: Path, digest: str, size: int, on_bytes=None) -> int:
-    """Upload one blob, resuming from the registry's offset after an interruption; return bytes sent."""
-    state = api.start_upload(digest, size)
+    """Upload one blob of known digest, resuming from the registry's offset; return the bytes sent."""
+    state = api.start_upload(digest, size, file_fingerprint(path, size))
+    state, sent = _send(api, path, size, state, on_bytes)
+    if not state["complete"]:  # all bytes were there already (e.g. an adopted streamed upload)
+        api.finalize_upload(state["id"], digest)
+    return sent
+
+
+def stream_blob(api: ApiClient, path: Path, size: int, fingerprint: str, on_bytes=None) -> tuple[str, int]:
+    """Upload content new to the registry in one pass, hashing it while it streams (the registry hashes it
+    too, on its side); then name the digest, which the registry checks before it commits. Returns
+    (digest, bytes sent)."""
+    state = api.start_upload(None, size, fingerprint)
+    hasher = PipelinedHasher()
+    state, sent = _send(api, path, size, state, on_bytes, hasher)
+    local = hasher.finish()
+    if sent != size:  # a retry skipped or repeated bytes: hash the file as the registry holds it
+        local = hash_prefix(path, size)
+    digest = format_digest(local.hexdigest())
+    api.finalize_upload(state["id"], digest)
+    return digest, sent
+
+
+def _send(api: ApiClient, path: Path, size: int, state: dict, on_bytes, hasher=None) -> tuple[dict, int]:
+    """PATCH the rest of the file until the registry holds all of it; retries resume from its offset."""
     sent = 0
     attempts = 0
-    while not state["complete"]:
-        region = FileRegion(path, state["offset"], size, on_bytes)
+    while not state["complete"] and state["offset"] < size:
+        region = FileRegion(path, state["offset"], size, on_bytes, hasher.update if hasher else None)
         try:
             state = api.upload_bytes(state["id"], state["offset"], region)
         except UploadOffsetMismatch:
@@ -62,7 +88,7 @@ def upload_blob(api: ApiClient, path: Path, digest: str, size: int, on_bytes=Non
             state = api.upload_state(state["id"])
         finally:
             sent += region.sent
-    return sent
+    return state, sent
 
 
 def fetch_blob(api: ApiClient, cache: BlobCache, name: str, path: str, digest: str, size: int,

@@ -22,14 +22,29 @@ class MissingBlobsResponseSchema(Schema):
     missing = fields.List(fields.String())
 
 
+class FingerprintProbeSchema(Schema):
+    fingerprints = fields.List(fields.String(validate=validate_digest), required=True,
+                               validate=validate.Length(max=MAX_DIGESTS_PER_QUERY))
+
+
+class KnownFingerprintsSchema(Schema):
+    known = fields.List(fields.String())
+
+
 class UploadCreateSchema(Schema):
-    digest = fields.String(required=True, validate=validate_digest)
+    digest = fields.String(load_default=None, allow_none=True, validate=validate_digest,
+                           metadata={"description": "omit to hash while streaming, then finalise with the digest"})
     size = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    fingerprint = fields.String(load_default=None, allow_none=True, validate=validate_digest)
+
+
+class UploadFinalizeSchema(Schema):
+    digest = fields.String(required=True, validate=validate_digest)
 
 
 class UploadStateSchema(Schema):
-    id = fields.String()
-    digest = fields.String()
+    id = fields.String(allow_none=True)
+    digest = fields.String(allow_none=True)
     size = fields.Integer()
     offset = fields.Integer()
     complete = fields.Boolean()

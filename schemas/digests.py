@@ -37,3 +37,17 @@ class PipelinedHasher:
 
     def hexdigest(self) -> str:
         return self.finish().hexdigest()
+
+
+FINGERPRINT_EDGE = 64 * 1024
+
+
+def fingerprint(size: int, head: bytes, tail: bytes) -> str:
+    """A cheap identity hint: SHA-256 over the size and the first and last 64 KiB.
+
+    Used only to choose how to upload (hash first, or hash while streaming); never to identify content.
+    """
+    hasher = hashlib.sha256(size.to_bytes(8, "big"))
+    hasher.update(head[:FINGERPRINT_EDGE])
+    hasher.update(tail[-FINGERPRINT_EDGE:] if size > FINGERPRINT_EDGE else b"")
+    return format_digest(hasher.hexdigest())

@@ -9,9 +9,12 @@ from registry.context import current_registry, db_session
 from registry.errors import RegistryError
 from registry.services import uploads
 from schemas.api import (
+    FingerprintProbeSchema,
+    KnownFingerprintsSchema,
     MissingBlobsRequestSchema,
     MissingBlobsResponseSchema,
     UploadCreateSchema,
+    UploadFinalizeSchema,
     UploadStateSchema,
 )
 
@@ -36,13 +39,23 @@ class MissingBlobs(MethodView):
         return {"missing": uploads.missing_blobs(db_session(), _require_user(), body["digests"])}
 
 
+@blp.route("/blobs/probe")
+class ProbeFingerprints(MethodView):
+    @blp.arguments(FingerprintProbeSchema)
+    @blp.response(200, KnownFingerprintsSchema)
+    def post(self, body):
+        """Which fingerprints match content the caller holds or is uploading (so it should hash first)."""
+        return {"known": uploads.known_fingerprints(db_session(), _require_user(), body["fingerprints"])}
+
+
 @blp.route("/uploads")
 class Uploads(MethodView):
     @blp.arguments(UploadCreateSchema)
     @blp.response(200, UploadStateSchema)
     def post(self, body):
         """Start or resume the upload of one blob. ``complete`` is true when nothing needs sending."""
-        return uploads.start_upload(current_registry(), db_session(), _require_user(), body["digest"], body["size"])
+        return uploads.start_upload(current_registry(), db_session(), _require_user(), body["digest"], body["size"],
+                                    body["fingerprint"])
 
 
 def _request_chunks():
@@ -75,6 +88,12 @@ class Upload(MethodView):
         request.max_content_length = current_registry().settings.max_blob_bytes
         return uploads.append_upload(current_registry(), db_session(), _require_user(), upload_id,
                                      _upload_offset_header(), _request_chunks(), request.content_length)
+
+    @blp.arguments(UploadFinalizeSchema)
+    @blp.response(200, UploadStateSchema)
+    def put(self, body, upload_id):
+        """Finalise an upload started without a digest: commit it if its bytes hash to ``digest``."""
+        return uploads.finalize_upload(current_registry(), db_session(), _require_user(), upload_id, body["digest"])
 
     @blp.response(204)
     def delete(self, upload_id):

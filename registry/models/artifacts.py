@@ -14,6 +14,7 @@ class Blob(TimestampMixin, Base):
 
     digest: Mapped[str] = mapped_column(String(71), primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger)
+    fingerprint: Mapped[str | None] = mapped_column(String(71), index=True)
 
 
 class Artifact(TimestampMixin, Base):

@@ -18,7 +18,7 @@ from registry.models import Artifact, Blob, UploadSession, User, Version, Versio
 from registry.models.base import utcnow
 from registry.services.access import readable_artifact_filter
 from registry.storage import OffsetMismatch
-from schemas.digests import PipelinedHasher, format_digest
+from schemas.digests import FINGERPRINT_EDGE, PipelinedHasher, fingerprint, format_digest
 
 
 def held_digests(session: Session, user: User | None, digests: Iterable[str]) -> set[str]:
@@ -44,6 +44,23 @@ def held_digests(session: Session, user: User | None, digests: Iterable[str]) ->
     return present
 
 
+def known_fingerprints(session: Session, user: User, fingerprints: list[str]) -> list[str]:
+    """The fingerprints that match a blob ``user`` holds, or one of the user's unfinished uploads.
+
+    A client hashes such files before uploading (so it can skip or resume them); content with an unknown
+    fingerprint is new to this user, and is hashed while it streams."""
+    wanted = set(fingerprints)
+    if not wanted:
+        return []
+    rows = session.execute(select(Blob.digest, Blob.fingerprint).where(Blob.fingerprint.in_(wanted))).all()
+    held = held_digests(session, user, [digest for digest, _ in rows])
+    known = {fp for digest, fp in rows if digest in held}
+    known |= set(session.scalars(select(UploadSession.fingerprint).where(
+        UploadSession.user_id == user.id, UploadSession.completed_at.is_(None),
+        UploadSession.fingerprint.in_(wanted))))
+    return [fp for fp in dict.fromkeys(fingerprints) if fp in known]
+
+
 def missing_blobs(session: Session, user: User, digests: list[str]) -> list[str]:
     held = held_digests(session, user, digests)
     return [digest for digest in dict.fromkeys(digests) if digest not in held]
@@ -55,29 +72,45 @@ def upload_state(ctx: RegistryContext, upload: UploadSession) -> dict:
     return {"id": upload.id, "digest": upload.digest, "size": upload.size, "offset": offset, "complete": complete}
 
 
-def start_upload(ctx: RegistryContext, session: Session, user: User, digest: str, size: int) -> dict:
-    """Open (or resume) the user's upload session for a blob. Idempotent per user and digest."""
+def _open_upload(session: Session, user: User, size: int, **match) -> UploadSession | None:
+    conditions = [UploadSession.user_id == user.id, UploadSession.completed_at.is_(None), UploadSession.size == size]
+    conditions += [getattr(UploadSession, key) == value for key, value in match.items()]
+    return session.scalar(select(UploadSession).where(*conditions).order_by(UploadSession.created_at))
+
+
+def start_upload(ctx: RegistryContext, session: Session, user: User, digest: str | None, size: int,
+                 fingerprint: str | None = None) -> dict:
+    """Open (or resume) the user's upload session for a blob.
+
+    With a digest the call is idempotent: it resumes the user's unfinished upload of that content (or of
+    content with the same fingerprint still awaiting its digest). Without one, the bytes are hashed while they
+    stream and the client names the digest when it finalises the upload."""
     if size > ctx.settings.max_blob_bytes:
         raise RegistryError("PAYLOAD_TOO_LARGE", f"a blob may be at most {ctx.settings.max_blob_bytes} bytes",
                             limit=ctx.settings.max_blob_bytes, size=size)
+    if digest is None:
+        upload = UploadSession(id=secrets.token_hex(16), user_id=user.id, digest=None, size=size,
+                               fingerprint=fingerprint)
+        session.add(upload)
+        session.commit()
+        return upload_state(ctx, upload)
     blob = session.get(Blob, digest)
     if blob is not None and blob.size != size:
         raise RegistryError("BLOB_SIZE_MISMATCH", f"{digest} is stored with size {blob.size}, not {size}",
                             digest=digest, stored_size=blob.size, size=size)
     if digest in held_digests(session, user, [digest]):
         return {"id": None, "digest": digest, "size": size, "offset": size, "complete": True}
-    open_upload = session.scalar(
-        select(UploadSession).where(UploadSession.user_id == user.id, UploadSession.digest == digest,
-                                    UploadSession.completed_at.is_(None)).order_by(UploadSession.created_at)
-    )
-    if open_upload is not None and open_upload.size != size:
-        _abandon(ctx, session, open_upload)
-        open_upload = None
-    if open_upload is None:
-        open_upload = UploadSession(id=secrets.token_hex(16), user_id=user.id, digest=digest, size=size)
-        session.add(open_upload)
-        session.commit()
-    return upload_state(ctx, open_upload)
+    upload = _open_upload(session, user, size, digest=digest)
+    if upload is None and fingerprint:
+        upload = _open_upload(session, user, size, digest=None, fingerprint=fingerprint)
+        if upload is not None:
+            upload.digest = digest  # adopt a streamed upload that was interrupted before it was finalised
+    if upload is None:
+        upload = UploadSession(id=secrets.token_hex(16), user_id=user.id, digest=digest, size=size,
+                               fingerprint=fingerprint)
+        session.add(upload)
+    session.commit()
+    return upload_state(ctx, upload)
 
 
 def get_upload(session: Session, user: User, upload_id: str) -> UploadSession:
@@ -144,10 +177,37 @@ def append_upload(ctx: RegistryContext, session: Session, user: User, upload_id:
         # Interrupted (e.g. the client went away): keep what was stored so the upload can resume.
         ctx.hash_states.put(upload.id, hashed[0], hasher.finish())
         raise
-    if new_offset < upload.size:
-        ctx.hash_states.put(upload.id, new_offset, hasher.finish())
+    if new_offset < upload.size or upload.digest is None:
+        ctx.hash_states.put(upload.id, new_offset, hasher.finish())  # a streamed upload awaits its digest
         return upload_state(ctx, upload)
     return _finish(ctx, session, upload, format_digest(hasher.hexdigest()))
+
+
+def finalize_upload(ctx: RegistryContext, session: Session, user: User, upload_id: str, digest: str) -> dict:
+    """Name the digest of an upload whose bytes have all arrived; commit it if the bytes hash to it."""
+    upload = get_upload(session, user, upload_id)
+    if upload.completed_at is not None:
+        if upload.digest != digest:
+            raise RegistryError("DIGEST_MISMATCH", f"this upload was committed as {upload.digest}, not {digest}",
+                                expected=digest, actual=upload.digest)
+        return upload_state(ctx, upload)
+    stored = ctx.blobs.upload_offset(upload.id)
+    if stored != upload.size:
+        raise RegistryError("UPLOAD_OFFSET_MISMATCH", f"only {stored} of {upload.size} bytes have arrived",
+                            offset=stored)
+    if upload.digest is not None and upload.digest != digest:
+        raise RegistryError("DIGEST_MISMATCH", f"this upload was declared as {upload.digest}, not {digest}",
+                            expected=upload.digest, actual=digest)
+    upload.digest = digest
+    hasher = ctx.hash_states.take(upload.id, stored, lambda: ctx.blobs.read_upload(upload.id))
+    return _finish(ctx, session, upload, format_digest(hasher.hexdigest()))
+
+
+def stored_fingerprint(ctx: RegistryContext, digest: str, size: int) -> str:
+    """The fingerprint of a committed blob, computed from the stored bytes (never taken from a client)."""
+    head = next(ctx.blobs.read(digest, 0, FINGERPRINT_EDGE), b"")
+    tail = next(ctx.blobs.read(digest, max(0, size - FINGERPRINT_EDGE), FINGERPRINT_EDGE), b"")
+    return fingerprint(size, head, tail)
 
 
 def _finish(ctx: RegistryContext, session: Session, upload: UploadSession, actual_digest: str) -> dict:
@@ -159,7 +219,8 @@ def _finish(ctx: RegistryContext, session: Session, upload: UploadSession, actua
                             "nothing was stored", expected=expected, actual=actual_digest)
     ctx.blobs.commit(upload.id, upload.digest, upload.size)
     if session.get(Blob, upload.digest) is None:
-        session.add(Blob(digest=upload.digest, size=upload.size))
+        session.add(Blob(digest=upload.digest, size=upload.size,
+                         fingerprint=stored_fingerprint(ctx, upload.digest, upload.size)))
         try:
             session.flush()
         except IntegrityError:  # committed meanwhile by a concurrent upload of the same content

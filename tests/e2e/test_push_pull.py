@@ -6,8 +6,10 @@ import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
+import pytest
 import requests
 
+from client.hashing import file_fingerprint
 from tests.factories import author_file, make_project, write_author_file, write_file
 from tests.live import logged_requests, stored_blobs
 
@@ -83,8 +85,9 @@ def test_a_changed_file_under_the_same_version_is_refused_and_nothing_changes(li
     assert (tmp_path / "out" / "eval.py").read_text() == "import json, sys\nprint('evaluating')\n"
 
 
-def _start_upload(live, token: str, digest: str, size: int) -> dict:
-    response = requests.post(f"{live.url}/api/v1/uploads", json={"digest": digest, "size": size},
+def _start_upload(live, token: str, digest: str | None, size: int, fingerprint: str | None = None) -> dict:
+    response = requests.post(f"{live.url}/api/v1/uploads",
+                             json={"digest": digest, "size": size, "fingerprint": fingerprint},
                              headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200, response.text
     return response.json()
@@ -135,12 +138,14 @@ def test_a_blob_damaged_on_the_server_makes_pull_exit_2_naming_the_file(live, re
     assert not (tmp_path / "out" / "weights" / "model.safetensors").exists()
 
 
-def test_an_upload_interrupted_halfway_resumes_from_the_server_offset(live, regctl_as, tmp_path):
+@pytest.mark.parametrize("declared", [True, False], ids=["digest-declared", "hashed-while-streaming"])
+def test_an_upload_interrupted_halfway_resumes_from_the_server_offset(live, regctl_as, tmp_path, declared):
     alice_token = live.create_user("alice")
     project = make_project(tmp_path / "project", weights_size=20 * MB, name="alice/resnet")
     weights = project / "weights" / "model.safetensors"
     size = weights.stat().st_size
-    upload = _start_upload(live, alice_token, sha256_of(weights), size)
+    upload = _start_upload(live, alice_token, sha256_of(weights) if declared else None, size,
+                           file_fingerprint(weights, size))
 
     # Send the headers for the whole file, then half of the body, then drop the connection.
     address = urlparse(live.url)

@@ -92,3 +92,50 @@ def test_uploads_need_a_token_and_belong_to_their_user(http, make_user):
     assert http.get(f"/api/v1/uploads/{state['id']}", headers=bob).status_code == 404
     assert http.patch(f"/api/v1/uploads/{state['id']}", data=b"x",
                       headers={**bob, "Upload-Offset": "0"}).status_code == 404
+
+
+def _fingerprint(data: bytes) -> str:
+    from schemas.digests import FINGERPRINT_EDGE, fingerprint
+
+    return fingerprint(len(data), data[:FINGERPRINT_EDGE], data[-FINGERPRINT_EDGE:])
+
+
+def test_an_upload_hashed_while_streaming_commits_only_with_the_right_digest(app, http, make_user):
+    _, alice = make_user("alice")
+    state = http.post("/api/v1/uploads", json={"size": len(DATA), "fingerprint": _fingerprint(DATA)},
+                      headers=alice).json
+    url = f"/api/v1/uploads/{state['id']}"
+    early = http.put(url, json={"digest": digest_of(DATA)}, headers=alice)
+    assert early.status_code == 409 and early.json["error"]["code"] == "UPLOAD_OFFSET_MISMATCH"
+    received = http.patch(url, data=DATA, headers={**alice, "Upload-Offset": "0"}).json
+    assert received["offset"] == len(DATA) and received["complete"] is False
+    assert not app.extensions["registry"].blobs.exists(digest_of(DATA))
+
+    wrong = http.put(url, json={"digest": digest_of(b"something else")}, headers=alice)
+    assert wrong.status_code == 400 and wrong.json["error"]["code"] == "DIGEST_MISMATCH"
+    assert not app.extensions["registry"].blobs.exists(digest_of(b"something else"))
+    assert http.get(url, headers=alice).status_code == 404  # the bytes were discarded
+
+
+def test_a_streamed_upload_is_finalised_by_its_digest(app, http, make_user):
+    _, alice = make_user("alice")
+    state = http.post("/api/v1/uploads", json={"size": len(DATA)}, headers=alice).json
+    url = f"/api/v1/uploads/{state['id']}"
+    http.patch(url, data=DATA, headers={**alice, "Upload-Offset": "0"})
+    app.extensions["registry"].hash_states.drop(state["id"])  # e.g. finalised through another worker
+    done = http.put(url, json={"digest": digest_of(DATA)}, headers=alice)
+    assert done.status_code == 200 and done.json["complete"] is True
+    assert app.extensions["registry"].blobs.exists(digest_of(DATA))
+    assert http.put(url, json={"digest": digest_of(DATA)}, headers=alice).status_code == 200  # idempotent
+
+
+def test_the_fingerprint_probe_knows_only_what_the_caller_holds_or_is_uploading(http, make_user):
+    _, alice = make_user("alice")
+    _, bob = make_user("bob")
+    assert publish(http, alice, FILES, visibility="private").status_code == 201
+    weights = FILES["weights/model.safetensors"]
+    probe = {"fingerprints": [_fingerprint(weights), _fingerprint(DATA)]}
+    assert http.post("/api/v1/blobs/probe", json=probe, headers=alice).json == {"known": [_fingerprint(weights)]}
+    assert http.post("/api/v1/blobs/probe", json=probe, headers=bob).json == {"known": []}
+    http.post("/api/v1/uploads", json={"size": len(DATA), "fingerprint": _fingerprint(DATA)}, headers=bob)
+    assert http.post("/api/v1/blobs/probe", json=probe, headers=bob).json == {"known": [_fingerprint(DATA)]}
