@@ -277,3 +277,30 @@ def test_regctl_reports_an_unreachable_registry_in_one_line(tmp_path):
 def test_write_file_is_deterministic(tmp_path):
     a, b = write_file(tmp_path / "a", 3 * MB + 5, seed=1), write_file(tmp_path / "b", 3 * MB + 5, seed=1)
     assert filecmp.cmp(a, b, shallow=False) and a.stat().st_size == 3 * MB + 5
+
+
+def test_login_checks_the_token_and_saves_it_for_the_owner_only(live, regctl_as, tmp_path):
+    import os
+    import stat
+    import subprocess
+
+    from tests.live import BIN
+
+    token = live.create_user("alice")
+    home = tmp_path / "home"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("REGCTL_")}
+    env.update({"XDG_CONFIG_HOME": str(home / "config"), "REGCTL_CACHE_DIR": str(home / "cache")})
+    bad = subprocess.run([BIN / "regctl", "login", "--url", live.url, "--token-stdin"], input="rrt_wrong\n",
+                         env=env, capture_output=True, text=True)
+    assert bad.returncode == 6 and not (home / "config" / "regctl" / "config.json").exists()
+
+    good = subprocess.run([BIN / "regctl", "login", "--url", live.url, "--token-stdin"], input=token + "\n",
+                          env=env, capture_output=True, text=True)
+    assert good.returncode == 0 and "as alice" in good.stdout
+    saved = home / "config" / "regctl" / "config.json"
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+    assert token not in good.stdout + good.stderr
+
+    project = make_project(tmp_path / "project", name="alice/resnet")
+    pushed = subprocess.run([BIN / "regctl", "push", project], env=env, capture_output=True, text=True)
+    assert pushed.returncode == 0, pushed.stderr
