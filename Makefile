@@ -10,6 +10,10 @@ export REGISTRY_VAR_DIR ?= $(CURDIR)/var
 
 .PHONY: run test install lint bench clean system-deps
 
+# Debian packages the tests and the sandbox need (installed when missing; needs root or sudo).
+SYSTEM_PACKAGES := bubblewrap
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -18,12 +22,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: $(STAMP)
+system-deps:
+	@command -v bwrap >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $(SYSTEM_PACKAGES); }
+
+run: $(STAMP) system-deps
 	$(BIN)/registry db upgrade
 	$(BIN)/registry demo --url http://$(HOST):$(PORT)
 	$(BIN)/registry serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
+test: $(STAMP) system-deps
 	$(BIN)/pytest
 
 lint: $(STAMP)

@@ -65,6 +65,18 @@ class ApiClient:
         return self._request("GET", f"/artifacts/{_quote_name(name)}/blobs/{digest}", headers=headers,
                              stream=True)
 
+    # --- keys and verifications ----------------------------------------------------------------------
+    def register_key(self, public_key: str, name: str | None) -> dict:
+        return self._json("POST", "/keys", json={"public_key": public_key, "name": name})
+
+    def submit_verification(self, name: str, version: str, report: dict, signature: str, key_id: str) -> dict:
+        return self._json("POST", f"/artifacts/{_quote_name(name)}/versions/{quote(version, safe=':')}/verifications",
+                          json={"report": report, "signature": signature, "key_id": key_id})
+
+    def badges(self, name: str, reference: str | None) -> dict:
+        return self._json("GET", f"/artifacts/{_quote_name(name)}/versions/{quote(reference or 'latest', safe=':')}"
+                                 "/badges")
+
     # --- artifacts and versions ------------------------------------------------------------------------
     def publish(self, name: str, version: str, manifest: dict, release: dict) -> dict:
         return self._json("PUT", f"/artifacts/{_quote_name(name)}/versions/{quote(version, safe='')}",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from client import commands
+from client import commands, keys
 from client.api import ApiClient
 from client.cache import BlobCache
 from client.config import load_config, save_login
@@ -173,6 +173,91 @@ def login(url: str | None, token_stdin: bool, as_json: bool):
         emit_json({"url": url, "user": identity["name"], "config": str(path)})
         return
     click.echo(f"logged in to {url} as {identity['name']} (saved in {path})")
+
+
+@main.command()
+@click.argument("reference", metavar="NAME[@VERSION|@sha256:DIGEST]")
+@click.option("--submit", is_flag=True, help="Sign the report with your key and record it in the registry.")
+@click.option("--no-sandbox", is_flag=True, help="Run the author's code without bubblewrap (recorded in the report).")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where to put the files and runs (default: a new temporary folder).")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before running the author's code.")
+@json_option
+@handles_errors
+def verify(reference: str, submit: bool, no_sandbox: bool, workdir: Path | None, yes: bool, as_json: bool):
+    """Pull and hash-check a version, re-run its evaluation in a sandbox, and judge every claim.
+
+    Exit 0 every claim held, 1 a claim failed, 2 integrity failure (nothing ran), 3 the evaluation failed."""
+    from client import verify as verifying
+    from client.sandbox import SandboxUnavailable
+
+    ref = commands.parse_reference(reference)
+    config = load_config()
+    api = ApiClient(config.url, config.token)
+
+    def notice(message: str) -> None:
+        note(message)
+        if not yes and not as_json and sys.stdin.isatty() and not click.confirm("Run it?", default=True):
+            raise UsageError("not run: you declined", code="DECLINED")
+
+    try:
+        report = verifying.verify(api, BlobCache(config.cache_dir), ref,
+                                  verifying.VerifyOptions(sandboxed=not no_sandbox, workdir=workdir), notice)
+    except SandboxUnavailable as err:
+        raise UsageError(str(err), code="NO_SANDBOX") from None
+    if submit:
+        report["verifier"] = api.whoami()["name"]
+        key_id, signature = keys.sign(api, report)
+        recorded = api.submit_verification(report["name"], report["version"], report, signature, key_id)
+        report = {**report, "submitted": {"id": recorded["id"], "role": recorded["role"],
+                                          "signature_status": recorded["signature_status"]}}
+    if as_json:
+        emit_json(report)
+    else:
+        _print_report(report)
+    sys.exit(verifying.EXIT_FOR_OUTCOME[report["outcome"]])
+
+
+def _print_report(report: dict) -> None:
+    environment = report["environment"]
+    click.echo(f"{report['name']}@{report['version']}  {report['digest']}")
+    click.echo(f"sandbox: {report['sandbox']}; accelerator asked {environment['accelerator_requested']}, used "
+               f"{environment['accelerator_used']}; python {environment['python']}; {environment['cpu']}")
+    for run in report["runs"]:
+        click.echo(f"run seed {run['seed']}: exit {run['exit_code']}, {run['wall_time_s']:.2f} s"
+                   + (" (timed out)" if run["timed_out"] else ""))
+    if report["claims"]:
+        rows = [[v["metric"], v["dataset"], f"{v['claimed']:g}",
+                 "-" if v["measured"] is None else f"{v['measured']:.6g}", v["rule"], v["verdict"].upper()]
+                for v in report["claims"]]
+        click.echo(table(rows, ["claim", "dataset", "claimed", "measured", "rule", "verdict"]))
+    if report["failure"]:
+        click.echo(f"evaluation failed: {report['failure']}")
+        failed = next((run for run in reversed(report["runs"]) if run["stderr_tail"]), None)
+        if failed:
+            click.echo("last lines of its stderr:\n  " + "\n  ".join(failed["stderr_tail"].splitlines()[-10:]))
+    click.echo(f"outcome: {report['outcome']}")
+    if "submitted" in report:
+        click.echo(f"recorded as verification {report['submitted']['id']} ({report['submitted']['role']}, "
+                   f"signature {report['submitted']['signature_status']})")
+
+
+@main.group(name="keys")
+def keys_group():
+    """Your Ed25519 key for signing verification reports."""
+
+
+@keys_group.command("create")
+@click.option("--name", default=None, help="A label for the key (e.g. the machine).")
+@json_option
+@handles_errors
+def keys_create(name: str | None, as_json: bool):
+    """Make a signing key, register its public half with the registry, and keep the private half locally."""
+    created = keys.create_key(_api(token_required=True), name)
+    if as_json:
+        emit_json(created)
+        return
+    click.echo(f"key {created['key_id']} registered; private key in {created['path']} (readable by you only)")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -135,7 +135,11 @@ def verified_version(api: ApiClient, reference: Reference) -> dict:
 
 
 def pull(api: ApiClient, cache: BlobCache, reference: Reference, output: Path, show_progress: bool) -> dict:
-    document = verified_version(api, reference)
+    return download(api, cache, verified_version(api, reference), output, show_progress)
+
+
+def download(api: ApiClient, cache: BlobCache, document: dict, output: Path, show_progress: bool) -> dict:
+    """Write the files of a verified version document into ``output``, each checked against its sha256."""
     files = document["manifest"]["files"]
     output = Path(output)
     root = output.resolve()
@@ -149,8 +153,8 @@ def pull(api: ApiClient, cache: BlobCache, reference: Reference, output: Path, s
     downloaded = 0
     with progress_bar(f"downloading {len(files)} files", sum(e["size"] for e in files), show_progress) as advance:
         for entry, target in targets:
-            cached, count = fetch_blob(api, cache, reference.name, entry["path"], entry["sha256"], entry["size"],
-                                       advance)
+            cached, count = fetch_blob(api, cache, document["name"], entry["path"], entry["sha256"],
+                                       entry["size"], advance)
             place_file(cached, target)
             downloaded += count
     return {

@@ -85,6 +85,8 @@ SERVER_CODES: dict[str, type[RegctlError]] = {
     "SIZE_MISMATCH": IntegrityError,
     "PAYLOAD_TOO_LARGE": UsageError,
     "UNSUPPORTED_MEDIA_TYPE": UsageError,
+    "INVALID_SIGNATURE": IntegrityError,
+    "INVALID_REPORT": UsageError,
     "INTERNAL_ERROR": ServerError,
 }
 

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.models.base import Base, TimestampMixin, UTCDateTime
@@ -11,6 +11,8 @@ class User(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(40), unique=True)
+    #: a reference worker of the registry: its verifications run on pinned hardware for the registry itself
+    is_worker: Mapped[bool] = mapped_column(Boolean, default=False)
 
     tokens: Mapped[list["ApiToken"]] = relationship(back_populates="user")
 

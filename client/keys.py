@@ -1,0 +1,56 @@
+"""The verifier's Ed25519 signing key: made by 'regctl keys create', its public half registered with the
+registry, its private half kept next to the regctl config (readable by its owner only)."""
+
+import base64
+import json
+import os
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from client.api import ApiClient
+from client.config import config_file
+from client.errors import UsageError
+from schemas.verification import report_bytes
+
+
+def key_dir(env=None) -> Path:
+    return config_file(env).parent / "keys"
+
+
+def _paths(url: str) -> tuple[Path, Path]:
+    slug = "".join(ch if ch.isalnum() else "_" for ch in url.split("://", 1)[-1]).strip("_")
+    folder = key_dir()
+    return folder / f"{slug}.pem", folder / f"{slug}.json"
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.replace(temp, path)
+
+
+def create_key(api: ApiClient, name: str | None) -> dict:
+    """Make a key pair, register the public half, and save both (replacing an older key for this registry)."""
+    private = Ed25519PrivateKey.generate()
+    public = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    registered = api.register_key(base64.b64encode(public).decode(), name)
+    pem_path, meta_path = _paths(api.url)
+    _write_private(pem_path, private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                   serialization.NoEncryption()))
+    _write_private(meta_path, json.dumps({"key_id": registered["id"], "url": api.url}).encode())
+    return {"key_id": registered["id"], "public_key": registered["public_key"], "path": str(pem_path)}
+
+
+def sign(api: ApiClient, report: dict) -> tuple[str, str]:
+    """(key id, base64 signature) of a report, with the key registered for this registry."""
+    pem_path, meta_path = _paths(api.url)
+    if not pem_path.exists() or not meta_path.exists():
+        raise UsageError("no signing key for this registry: run 'regctl keys create' first", code="NO_KEY")
+    private = serialization.load_pem_private_key(pem_path.read_bytes(), password=None)
+    signature = private.sign(report_bytes(report))
+    return json.loads(meta_path.read_text())["key_id"], base64.b64encode(signature).decode()

@@ -1,0 +1,107 @@
+"""regctl verify: pull and hash-check, show what will run, run the evaluation in the sandbox (once per seed),
+judge every claim, and build the report."""
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from client import environment
+from client.api import ApiClient
+from client.cache import BlobCache
+from client.commands import Reference, download, verified_version
+from client.sandbox import Runner, render_command
+from schemas.verdicts import judge, outcome, runs_for
+from schemas.verification import REPORT_VERSION
+
+EXIT_FOR_OUTCOME = {"reproduced": 0, "claim_failed": 1, "evaluation_failed": 3}
+MAX_METRICS_BYTES = 1 << 20
+
+
+@dataclass
+class VerifyOptions:
+    sandboxed: bool = True
+    workdir: Path | None = None
+    keep: bool = False
+    job: str | None = None
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def verify(api: ApiClient, cache: BlobCache, reference: Reference, options: VerifyOptions, notice) -> dict:
+    """Return the report. Integrity failures raise before any author code runs."""
+    runner = Runner(sandboxed=options.sandboxed)
+    started = now()
+    base = Path(options.workdir or tempfile.mkdtemp(prefix="regctl-verify-"))
+    files = base / "files"
+    document = verified_version(api, reference)
+    pulled = download(api, cache, document, files, show_progress=False)
+    manifest = document["manifest"]
+    spec = manifest.get("evaluation")
+    report = {
+        "report_version": REPORT_VERSION, "name": pulled["name"], "version": pulled["version"],
+        "digest": pulled["digest"], "verifier": None, "started_at": started, "finished_at": started,
+        "command": spec["command"] if spec else "", "sandbox": runner.kind,
+        "environment": environment.capture(spec["accelerator"] if spec else "cpu"),
+        "runs": [], "claims": [], "outcome": "evaluation_failed", "failure": None, "job": options.job,
+    }
+    if not spec:
+        return _finish(report, "the version has no evaluation spec: there is nothing to run")
+    if spec["accelerator"] == "gpu" and report["environment"]["accelerator_used"] != "gpu":
+        return _finish(report, "the evaluation requires a GPU and this machine has none; it was not run "
+                               "(a GPU claim is never judged on a CPU)")
+    notice(f"Author code from {document['published_by']} (publisher of {pulled['name']}@{pulled['version']}) "
+           f"will run {'in the bubblewrap sandbox (no network)' if options.sandboxed else 'WITHOUT a sandbox'}:\n"
+           f"  {spec['command']}")
+    for seed in range(runs_for(manifest["claims"], spec["command"])):
+        run = _run_once(runner, spec, files, base / f"run-{seed}", seed)
+        report["runs"].append(run)
+        if run["error"]:
+            return _finish(report, f"run with seed {seed}: {run['error']}")
+    report["claims"] = judge(manifest["claims"], [run["metrics"] for run in report["runs"]])
+    report["outcome"] = outcome(report["claims"])
+    missing = [v["metric"] for v in report["claims"] if v["verdict"] == "missing"]
+    return _finish(report, f"claimed metric(s) absent from the output: {', '.join(missing)}" if missing else None)
+
+
+def _finish(report: dict, failure: str | None) -> dict:
+    report["failure"] = failure
+    if failure and report["outcome"] != "claim_failed":
+        report["outcome"] = "evaluation_failed"
+    report["finished_at"] = now()
+    return report
+
+
+def _run_once(runner: Runner, spec: dict, files: Path, workdir: Path, seed: int) -> dict:
+    workdir.mkdir(parents=True)
+    metrics_path = workdir / "metrics.json"
+    result = runner.run(render_command(spec["command"], files, metrics_path, seed), workdir, files,
+                        spec["timeout_s"], spec.get("memory_mb"), dict(os.environ))
+    run = {"seed": seed, "exit_code": result.exit_code, "timed_out": result.timed_out,
+           "wall_time_s": result.wall_time_s, "stdout_tail": result.stdout_tail, "stderr_tail": result.stderr_tail,
+           "metrics": None, "error": None}
+    if result.timed_out:
+        run["error"] = f"timed out after {spec['timeout_s']} s"
+    elif result.exit_code != 0:
+        run["error"] = f"the command exited with status {result.exit_code}"
+    else:
+        run["metrics"], run["error"] = _read_metrics(metrics_path)
+    return run
+
+
+def _read_metrics(path: Path) -> tuple[dict | None, str | None]:
+    try:
+        if path.stat().st_size > MAX_METRICS_BYTES:
+            return None, f"the metrics file is larger than {MAX_METRICS_BYTES} bytes"
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None, "the command did not write the metrics file {metrics}"
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        return None, f"the metrics file is not valid JSON ({err})"
+    if not isinstance(data, dict):
+        return None, "the metrics file must hold a JSON object of metric -> value"
+    return data, None

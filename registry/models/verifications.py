@@ -1,0 +1,46 @@
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from registry.models.artifacts import Version
+from registry.models.base import Base, TimestampMixin, UTCDateTime
+from registry.models.users import User
+
+
+class SigningKey(TimestampMixin, Base):
+    """The public half of a verifier's Ed25519 key."""
+
+    __tablename__ = "signing_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    public_key: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(100))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship()
+
+
+class Verification(TimestampMixin, Base):
+    """One signed run of a version's evaluation, bound to the version digest it checked."""
+
+    __tablename__ = "verifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"), index=True)
+    verifier_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    key_id: Mapped[str] = mapped_column(ForeignKey("signing_keys.id"))
+    signature: Mapped[str] = mapped_column(String(128))
+    digest: Mapped[str] = mapped_column(String(71))
+    outcome: Mapped[str] = mapped_column(String(32), index=True)
+    sandbox: Mapped[str] = mapped_column(String(32))
+    hardware: Mapped[str] = mapped_column(String(300))
+    accelerator_used: Mapped[str] = mapped_column(String(16))
+    failure: Mapped[str | None] = mapped_column(Text)
+    report: Mapped[dict] = mapped_column(JSON)
+
+    version: Mapped[Version] = relationship()
+    verifier: Mapped[User] = relationship()
+    key: Mapped[SigningKey] = relationship()
