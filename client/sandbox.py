@@ -54,12 +54,20 @@ def render_command(command: str, files: Path, metrics: Path, seed: int) -> str:
     return command.format(files=shlex.quote(str(files)), metrics=shlex.quote(str(metrics)), seed=int(seed))
 
 
+def bubblewrap_path() -> str | None:
+    """REGCTL_BWRAP names the bubblewrap binary; by default it is looked up on PATH."""
+    return os.environ.get("REGCTL_BWRAP") or shutil.which("bwrap")
+
+
 def bubblewrap_available() -> bool:
-    path = shutil.which("bwrap")
+    path = bubblewrap_path()
     if not path:
         return False
-    probe = subprocess.run([path, "--ro-bind", "/", "/", "--unshare-net", "--dev", "/dev", "true"],
-                           capture_output=True, timeout=20)
+    try:
+        probe = subprocess.run([path, "--ro-bind", "/", "/", "--unshare-net", "--dev", "/dev", "true"],
+                               capture_output=True, timeout=20)
+    except OSError:
+        return False
     return probe.returncode == 0
 
 
@@ -76,7 +84,7 @@ class Runner:
     def _argv(self, shell_command: str, workdir: Path, files: Path) -> list[str]:
         if not self.sandboxed:
             return ["sh", "-c", shell_command]
-        argv = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+        argv = [bubblewrap_path(), "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
                 "--bind", str(workdir), str(workdir), "--ro-bind", str(files), str(files),
                 "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent",
                 "--new-session", "--chdir", str(workdir)]

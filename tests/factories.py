@@ -68,3 +68,24 @@ def make_project(folder: Path, weights_size: int = 1024, seed: int = 0, **overri
 
 def write_author_file(folder: Path, document: dict) -> None:
     (folder / "regctl.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+
+
+def make_eval_project(folder: Path, name: str, eval_source: str, claims: list[dict], **evaluation) -> Path:
+    """A small artifact whose eval.py is ``eval_source`` (it receives --out METRICS)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    write_file(folder / "weights" / "model.safetensors", 4096)
+    (folder / "eval.py").write_text(eval_source)
+    (folder / "requirements.txt").write_text("\n")
+    spec = {"command": "python {files}/eval.py --out {metrics}", "accelerator": "cpu", "timeout_s": 60}
+    spec.update(evaluation)
+    document = author_file(name=name, files=["weights/model.safetensors", "eval.py", "requirements.txt"],
+                           claims=claims, evaluation=spec, training={"compute": {"hardware": "1 CPU"}})
+    write_author_file(folder, document)
+    return folder
+
+
+METRIC_SCRIPT = """import json, sys
+out = sys.argv[sys.argv.index("--out") + 1]
+{body}
+json.dump(metrics, open(out, "w"))
+"""

@@ -85,7 +85,9 @@ class Regctl:
     def __init__(self, registry: LiveRegistry, home: Path, token: str | None):
         self.env = {key: value for key, value in os.environ.items() if not key.startswith("REGCTL_")}
         self.env.update({"REGCTL_URL": registry.url, "REGCTL_CACHE_DIR": str(home / "cache"),
-                         "XDG_CONFIG_HOME": str(home / "config"), "HOME": str(home)})
+                         "XDG_CONFIG_HOME": str(home / "config"), "HOME": str(home),
+                         # evaluations run in the verifier's environment: this virtualenv
+                         "PATH": f"{BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}", "VIRTUAL_ENV": str(BIN.parent)})
         if token:
             self.env["REGCTL_TOKEN"] = token
         self.home = home
