@@ -27,8 +27,7 @@ system-deps:
 
 run: $(STAMP) system-deps
 	$(BIN)/registry db upgrade
-	$(BIN)/registry demo --url http://$(HOST):$(PORT)
-	$(BIN)/registry serve --host $(HOST) --port $(PORT)
+	$(BIN)/registry serve --demo --host $(HOST) --port $(PORT)
 
 test: $(STAMP) system-deps
 	$(BIN)/pytest
@@ -38,6 +37,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/transfer.py
+	$(BIN)/python bench/verify.py
 
 clean:
 	rm -rf $(VENV) var test-output .pytest_cache

@@ -69,9 +69,35 @@ class ApiClient:
     def register_key(self, public_key: str, name: str | None) -> dict:
         return self._json("POST", "/keys", json={"public_key": public_key, "name": name})
 
-    def submit_verification(self, name: str, version: str, report: dict, signature: str, key_id: str) -> dict:
+    def submit_verification(self, name: str, version: str, report: dict, signature: str, key_id: str,
+                            lease: str | None = None) -> dict:
         return self._json("POST", f"/artifacts/{_quote_name(name)}/versions/{quote(version, safe=':')}/verifications",
-                          json={"report": report, "signature": signature, "key_id": key_id})
+                          json={"report": report, "signature": signature, "key_id": key_id, "lease": lease})
+
+    # --- reference verification jobs -------------------------------------------------------------------
+    def request_job(self, name: str, reference: str | None) -> dict:
+        return self._json("POST", f"/artifacts/{_quote_name(name)}/versions/{quote(reference or 'latest', safe=':')}"
+                                  "/jobs")
+
+    def get_job(self, job_id: str) -> dict:
+        return self._json("GET", f"/jobs/{job_id}")
+
+    def runnable_jobs(self, accelerators: list[str], older_than_s: float) -> list[dict]:
+        return self._json("GET", "/jobs/runnable", params={"accelerator": accelerators,
+                                                           "older_than_s": older_than_s})["jobs"]
+
+    def lease_job(self, job_id: str, worker: str, accelerators: list[str], hardware: str) -> dict:
+        return self._json("POST", f"/jobs/{job_id}/lease",
+                          json={"worker": worker, "accelerators": accelerators, "hardware": hardware})
+
+    def heartbeat_job(self, job_id: str, lease: str, log: str = "") -> dict:
+        return self._json("POST", f"/jobs/{job_id}/heartbeat", json={"lease": lease, "log": log})
+
+    def fail_job(self, job_id: str, lease: str, failure: str) -> dict:
+        return self._json("POST", f"/jobs/{job_id}/fail", json={"lease": lease, "failure": failure})
+
+    def verifications(self, name: str, reference: str) -> list[dict]:
+        return self._json("GET", f"/artifacts/{_quote_name(name)}/versions/{quote(reference, safe=':')}/verifications")
 
     def badges(self, name: str, reference: str | None) -> dict:
         return self._json("GET", f"/artifacts/{_quote_name(name)}/versions/{quote(reference or 'latest', safe=':')}"

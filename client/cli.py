@@ -16,7 +16,7 @@ from client import commands, keys
 from client.api import ApiClient
 from client.cache import BlobCache
 from client.config import load_config, save_login
-from client.errors import EXIT_USAGE, RegctlError, UsageError
+from client.errors import EXIT_USAGE, EvaluationFailed, RegctlError, UsageError
 from client.output import emit_json, human_size, note, report_error, table
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
@@ -182,9 +182,11 @@ def login(url: str | None, token_stdin: bool, as_json: bool):
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
               help="Where to put the files and runs (default: a new temporary folder).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before running the author's code.")
+@click.option("--remote", is_flag=True, help="Have a reference worker of the registry run it; wait and show progress.")
 @json_option
 @handles_errors
-def verify(reference: str, submit: bool, no_sandbox: bool, workdir: Path | None, yes: bool, as_json: bool):
+def verify(reference: str, submit: bool, no_sandbox: bool, workdir: Path | None, yes: bool, remote: bool,
+           as_json: bool):
     """Pull and hash-check a version, re-run its evaluation in a sandbox, and judge every claim.
 
     Exit 0 every claim held, 1 a claim failed, 2 integrity failure (nothing ran), 3 the evaluation failed."""
@@ -194,6 +196,10 @@ def verify(reference: str, submit: bool, no_sandbox: bool, workdir: Path | None,
     ref = commands.parse_reference(reference)
     config = load_config()
     api = ApiClient(config.url, config.token)
+    if remote:
+        report = _verify_remotely(_api(token_required=True), ref, quiet=False)  # progress on stderr
+        emit_json(report) if as_json else _print_report(report)
+        sys.exit(verifying.EXIT_FOR_OUTCOME[report["outcome"]])
 
     def notice(message: str) -> None:
         note(message)
@@ -216,6 +222,38 @@ def verify(reference: str, submit: bool, no_sandbox: bool, workdir: Path | None,
     else:
         _print_report(report)
     sys.exit(verifying.EXIT_FOR_OUTCOME[report["outcome"]])
+
+
+def _verify_remotely(api: ApiClient, ref, quiet: bool) -> dict:
+    """Queue a reference job, follow its state and log, and return the worker's report."""
+    import time
+
+    job = api.request_job(ref.name, ref.version)
+    note(f"job {job['id']} queued for {job['name']}@{job['version']} ({job['accelerator']})", quiet)
+    deadline = time.monotonic() + (job["timeout_s"] or 3600) * 3 + 600
+    state, shown = None, 0
+    while True:
+        job = api.get_job(job["id"])
+        if job["state"] != state:
+            state = job["state"]
+            note(f"job {job['id']}: {state}" + (f" (attempt {job['attempt']}, {job['worker']} on {job['hardware']})"
+                                                 if job["worker"] else ""), quiet)
+        for line in job["log"][shown:].splitlines():
+            note(f"  | {line}", quiet)
+        shown = len(job["log"])
+        if state in ("succeeded", "failed", "error"):
+            break
+        if time.monotonic() > deadline:
+            raise EvaluationFailed(f"job {job['id']} did not finish in time; it stays queued: "
+                                   f"follow it with the API at /api/v1/jobs/{job['id']}", code="JOB_TIMEOUT")
+        time.sleep(1)
+    if state == "error":
+        raise EvaluationFailed(f"job {job['id']} could not complete: {job['failure']}", code="JOB_ERROR",
+                               details={"job": job})
+    recorded = next(v for v in api.verifications(job["name"], job["digest"]) if v["id"] == job["verification_id"])
+    return {**recorded["report"], "submitted": {"id": recorded["id"], "role": recorded["role"],
+                                                "signature_status": recorded["signature_status"]},
+            "job": job["id"]}
 
 
 def _print_report(report: dict) -> None:

@@ -39,6 +39,10 @@ class IntegrityError(RegctlError):
     exit_code = EXIT_INTEGRITY
 
 
+class EvaluationFailed(RegctlError):
+    exit_code = EXIT_EVALUATION_FAILED
+
+
 class ConnectionFailed(RegctlError):
     exit_code = EXIT_CONNECTION
 
@@ -87,6 +91,7 @@ SERVER_CODES: dict[str, type[RegctlError]] = {
     "UNSUPPORTED_MEDIA_TYPE": UsageError,
     "INVALID_SIGNATURE": IntegrityError,
     "INVALID_REPORT": UsageError,
+    "JOB_NOT_AVAILABLE": Conflict,
     "INTERNAL_ERROR": ServerError,
 }
 

@@ -46,6 +46,10 @@ def create_key(api: ApiClient, name: str | None) -> dict:
     return {"key_id": registered["id"], "public_key": registered["public_key"], "path": str(pem_path)}
 
 
+def has_key(api: ApiClient) -> bool:
+    return all(path.exists() for path in _paths(api.url))
+
+
 def sign(api: ApiClient, report: dict) -> tuple[str, str]:
     """(key id, base64 signature) of a report, with the key registered for this registry."""
     pem_path, meta_path = _paths(api.url)

@@ -10,6 +10,7 @@ from registry.config import Settings
 from registry.context import RegistryContext, close_db_session
 from registry.db import make_engine, make_session_factory
 from registry.errors import RegistryError
+from registry.jobs import create_dispatcher
 from registry.storage import create_blob_store
 from schemas.errors import flatten_messages
 
@@ -21,14 +22,17 @@ HTTP_CODES = {
 }
 
 
-def create_app(settings: Settings | None = None) -> Flask:
+def create_app(settings: Settings | None = None, dispatcher=None) -> Flask:
+    """``dispatcher`` runs verification jobs; by default the one the settings choose (Celery, or none: jobs
+    then wait for a worker's poll). `registry serve` passes its in-process executor."""
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_json_bytes
     app.json.sort_keys = False
     engine = make_engine(settings.database_url)
     app.extensions["registry"] = RegistryContext(
-        settings=settings, engine=engine, sessions=make_session_factory(engine), blobs=create_blob_store(settings)
+        settings=settings, engine=engine, sessions=make_session_factory(engine), blobs=create_blob_store(settings),
+        dispatcher=dispatcher or create_dispatcher(settings),
     )
     app.teardown_appcontext(close_db_session)
 

@@ -1,6 +1,9 @@
 """``registry``: serve, migrate, and administer users and tokens."""
 
+import os
 import sys
+import threading
+from pathlib import Path
 
 import click
 
@@ -29,8 +32,11 @@ def main():
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
-def serve(host: str, port: int):
-    """Serve the registry (development server; use gunicorn in production)."""
+@click.option("--demo", is_flag=True, help="Create a demo user, print its token, and publish and verify an example.")
+def serve(host: str, port: int, demo: bool):
+    """Serve the registry (development server; use gunicorn in production).
+
+    With REGISTRY_JOBS=inprocess (the default) verification jobs run in a thread of this process."""
     from werkzeug.serving import run_simple
 
     from migrations import pending
@@ -39,11 +45,51 @@ def serve(host: str, port: int):
     settings = _settings()
     if pending(settings.database_url):
         raise click.ClickException("the database schema is not up to date: run 'registry db upgrade' first")
-    app = create_app(settings)
-    click.echo(f"Registry serving at http://{host}:{port}/ (database {_safe_url(app)})", err=True)
+    url = f"http://{host}:{port}"
+    dispatcher = _inprocess_dispatcher(settings, url) if settings.jobs_backend == "inprocess" else None
+    demo_token = _demo_user(settings, "demo", url) if demo else None
+    app = create_app(settings, dispatcher=dispatcher)
+    click.echo(f"Registry serving at {url}/ (database {_safe_url(app)}, jobs {settings.jobs_backend})", err=True)
+    threading.Thread(target=_when_up, args=(host, port, dispatcher, url, demo_token), daemon=True).start()
     run_simple(host, port, app, threaded=True, use_reloader=False)
 
 
+def _inprocess_dispatcher(settings: Settings, url: str):
+    """The embedded executor, acting as the reference worker 'reference' with a token made for this run."""
+    from sqlalchemy import select
+
+    from registry.jobs.inprocess import InProcessDispatcher
+    from registry.jobs.runner import WorkerIdentity
+    from registry.models import User
+    from registry.services.auth import create_token, create_user, revoke_tokens_described
+
+    with _session() as session:
+        user = session.scalar(select(User).where(User.name == "reference"))
+        if user is None:
+            user = create_user(session, "reference", is_worker=True)
+        revoke_tokens_described(session, user, "in-process executor")
+        _, secret = create_token(session, user, "in-process executor")
+    home = settings.blob_dir.parent / "worker"
+    os.environ["REGCTL_CONFIG"] = str(home / "config.json")
+    return InProcessDispatcher(WorkerIdentity(url=url, token=secret, name="in-process", home=home))
+
+
+def _when_up(host: str, port: int, dispatcher, url: str, demo_token: str | None) -> None:
+    import socket
+    import time
+
+    for _ in range(600):
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    if dispatcher is not None:
+        dispatcher.start()
+    if demo_token:
+        from registry.demo import seed
+
+        seed(url, demo_token, lambda message: click.echo(message, err=True))
 def _safe_url(app) -> str:
     from sqlalchemy.engine import make_url
 
@@ -72,12 +118,13 @@ def users():
 
 @users.command("create")
 @click.argument("name")
-def users_create(name: str):
+@click.option("--worker", is_flag=True, help="A reference worker: its verifications count as the registry's own.")
+def users_create(name: str, worker: bool):
     from registry.services.auth import create_user
 
     with _session() as session:
-        _run(lambda: create_user(session, name))
-    click.echo(f"created user {name} and namespace {name}/", err=True)
+        _run(lambda: create_user(session, name, is_worker=worker))
+    click.echo(f"created {'reference worker' if worker else 'user'} {name} and namespace {name}/", err=True)
 
 
 @main.group()
@@ -125,6 +172,10 @@ def tokens_revoke(token_id: int):
 @click.option("--url", default="http://127.0.0.1:8080", show_default=True)
 def demo(name: str, url: str):
     """Create a demo user (if absent) with a fresh token, and show how to try regctl."""
+    _demo_user(_settings(), name, url)
+
+
+def _demo_user(settings: Settings, name: str, url: str) -> str:
     from sqlalchemy import select
 
     from registry.models import User
@@ -141,10 +192,37 @@ Demo user '{name}' with a new token:
 
 Try it:
 
-    .venv/bin/regctl push examples/hello        # a complete example artifact ({name}/hello)
-    .venv/bin/regctl show {name}/hello
+    .venv/bin/regctl show {name}/digits-logreg           # published and verified by a reference job
+    .venv/bin/regctl verify {name}/iris-overclaimed      # after: .venv/bin/regctl push examples/iris-overclaimed
+    .venv/bin/regctl push examples/hello                 # a complete example artifact ({name}/hello)
     .venv/bin/regctl pull {name}/hello -o /tmp/hello
-""")
+""", err=True)
+    return secret
+
+
+@main.command()
+@click.option("--url", envvar="REGISTRY_URL", required=True, help="The registry's address (REGISTRY_URL).")
+@click.option("--token", envvar="REGISTRY_WORKER_TOKEN", required=True,
+              help="A token of a user made with 'registry users create NAME --worker' (REGISTRY_WORKER_TOKEN).")
+@click.option("--gpu", default=None, help="This node's GPU, e.g. H100-80GB: it then takes GPU jobs too.")
+@click.option("--name", default=None, help="The worker's name (default: the host name).")
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path),
+              default=lambda: str(Path.home() / ".local" / "share" / "registry-worker"),
+              help="Where the worker keeps its signing key and cache.")
+@click.option("--concurrency", default=1, show_default=True, type=int)
+@click.option("--poll-interval", default=30.0, show_default=True, type=float,
+              help="Seconds between looks for jobs whose message was lost or whose worker died.")
+@click.option("--heartbeat", default=10.0, show_default=True, type=float, help="Seconds between lease renewals.")
+def worker(url, token, gpu, name, home, concurrency, poll_interval, heartbeat):
+    """A reference worker: a Celery worker (REGISTRY_BROKER_URL) that runs verification jobs."""
+    from registry.jobs.worker import start_worker
+
+    settings = _settings()
+    if not settings.broker_url:
+        raise click.ClickException("set REGISTRY_BROKER_URL, e.g. redis://127.0.0.1:6379/0")
+    start_worker(url=url, token=token, broker_url=settings.broker_url, prefix=settings.queue_prefix, gpu=gpu,
+                 name=name, home=home, concurrency=concurrency, poll_interval_s=poll_interval,
+                 heartbeat_s=heartbeat)
 
 
 def _run(action):

@@ -25,6 +25,13 @@ def _int(env, name: str, default: int) -> int:
     return value
 
 
+def _choice(env, name: str, choices: tuple[str, ...], default: str) -> str:
+    value = env.get(name) or default
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -34,6 +41,11 @@ class Settings:
     max_json_bytes: int = 16 * MiB
     max_training_config_bytes: int = 1 * MiB
     upload_session_ttl_s: int = 24 * 3600
+    #: "inprocess" (embedded default: jobs run in a thread of `registry serve`) or "celery"
+    jobs_backend: str = "inprocess"
+    broker_url: str | None = None
+    queue_prefix: str = ""
+    job_lease_s: int = 120
 
     @classmethod
     def from_env(cls, env=None) -> "Settings":
@@ -50,4 +62,8 @@ class Settings:
             max_json_bytes=_int(env, "REGISTRY_MAX_JSON_BYTES", cls.max_json_bytes),
             max_training_config_bytes=_int(env, "REGISTRY_MAX_TRAINING_CONFIG_BYTES",
                                            cls.max_training_config_bytes),
+            jobs_backend=_choice(env, "REGISTRY_JOBS", ("inprocess", "celery"), cls.jobs_backend),
+            broker_url=env.get("REGISTRY_BROKER_URL") or None,
+            queue_prefix=env.get("REGISTRY_QUEUE_PREFIX", ""),
+            job_lease_s=_int(env, "REGISTRY_JOB_LEASE_S", cls.job_lease_s),
         )

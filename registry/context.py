@@ -17,6 +17,7 @@ class RegistryContext:
     engine: Engine
     sessions: sessionmaker[Session]
     blobs: BlobStore
+    dispatcher: object
     hash_states: HashStates = field(default_factory=HashStates)
 
 

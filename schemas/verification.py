@@ -60,6 +60,8 @@ class SubmissionSchema(Schema):
     signature = fields.String(required=True, metadata={"description": "base64 Ed25519 signature of the report's "
                                                                       "canonical JSON"})
     key_id = fields.String(required=True)
+    lease = fields.String(load_default=None, allow_none=True,
+                          metadata={"description": "the job lease token, for a report that completes a job"})
 
 
 class SigningKeySchema(Schema):

@@ -22,12 +22,12 @@ def free_port() -> int:
 
 
 class LiveRegistry:
-    def __init__(self, database_url: str, blob_dir: Path, log_path: Path):
+    def __init__(self, database_url: str, blob_dir: Path, log_path: Path, **env: str):
         self.database_url = database_url
         self.blob_dir = blob_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "REGISTRY_DATABASE_URL": database_url, "REGISTRY_BLOB_DIR": str(blob_dir)}
+        self.env = {**os.environ, "REGISTRY_DATABASE_URL": database_url, "REGISTRY_BLOB_DIR": str(blob_dir), **env}
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
 
@@ -56,8 +56,8 @@ class LiveRegistry:
         result = subprocess.run([BIN / "registry", *args], env=self.env, capture_output=True, text=True, check=True)
         return result.stdout
 
-    def create_user(self, name: str) -> str:
-        self.admin("users", "create", name)
+    def create_user(self, name: str, *flags: str) -> str:
+        self.admin("users", "create", name, *flags)
         return self.admin("tokens", "create", name).strip()
 
     def peak_rss_bytes(self) -> int:

@@ -23,19 +23,19 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_user(session: Session, name: str) -> User:
-    """A user and the namespace of the same name, which the user owns."""
+def create_user(session: Session, name: str, is_worker: bool = False) -> User:
+    """A user and the namespace of the same name, which the user owns. Reference workers are users too."""
     if not NAMESPACE_RE.match(name):
         raise RegistryError("VALIDATION_ERROR", f"user name {name!r} must be 1-40 lowercase letters, digits "
                             "or '-', not starting or ending with '-'", field="name")
     if session.scalar(select(User).where(User.name == name)) or session.scalar(
             select(Namespace).where(Namespace.name == name)):
         raise RegistryError("NAME_TAKEN", f"the name {name!r} is taken", field="name")
-    user = User(name=name)
+    user = User(name=name, is_worker=is_worker)
     session.add(user)
     session.flush()
     session.add(Namespace(name=name, owner_id=user.id))
-    audit.record(session, None, "user.create", name)
+    audit.record(session, None, "user.create", name, worker=is_worker)
     try:
         session.commit()
     except IntegrityError:
@@ -61,6 +61,13 @@ def create_token(session: Session, user: User, description: str | None = None) -
     audit.record(session, user, "token.create", user.name, token_id=token.id)
     session.commit()
     return token, secret
+
+
+def revoke_tokens_described(session: Session, user: User, description: str) -> None:
+    for token in list_tokens(session, user):
+        if token.description == description and token.revoked_at is None:
+            token.revoked_at = utcnow()
+    session.commit()
 
 
 def revoke_token(session: Session, token_id: int) -> ApiToken:

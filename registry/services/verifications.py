@@ -14,6 +14,7 @@ from registry.errors import RegistryError
 from registry.models import SigningKey, User, Verification, Version
 from registry.services import audit
 from registry.services.access import owns_namespace, readable_artifact
+from registry.services.jobs import attach_verification
 from registry.services.versions import resolve_version
 from schemas.errors import flatten_messages
 from schemas.verdicts import judge, outcome
@@ -67,6 +68,8 @@ def submit(session: Session, user: User | None, full_name: str, reference: str, 
         failure=report.get("failure"), report=body["report"])
     session.add(verification)
     session.flush()
+    if report.get("job"):
+        attach_verification(session, user, report["job"], body.get("lease"), verification)
     audit.record(session, user, "verification.submit", f"{full_name}@{version.version}",
                  verification_id=verification.id, outcome=verification.outcome, role=verification.role)
     session.commit()

@@ -1,0 +1,86 @@
+"""Verify overhead: `regctl verify` on an example against its evaluation command run by hand on files
+already downloaded. The overhead (hashing, sandbox start, environment capture, reporting) should stay under
+2 seconds plus the time to hash the files."""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from client.hashing import sha256_file  # noqa: E402
+from tests.live import BIN, LiveRegistry  # noqa: E402
+
+
+def best_of(runs: int, action) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--example", default="digits-logreg")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    example = ROOT / "examples" / args.example
+    work = Path(tempfile.mkdtemp(prefix="verify-bench-"))
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
+    registry = LiveRegistry(f"sqlite:///{work / 'r.db'}", work / "blobs", work / "server.log")
+    subprocess.run([BIN / "registry", "db", "upgrade"], env=registry.env, check=True, capture_output=True)
+    registry.start()
+    try:
+        env.update({"REGCTL_URL": registry.url, "REGCTL_TOKEN": registry.create_user("demo"),
+                    "REGCTL_CACHE_DIR": str(work / "cache"), "XDG_CONFIG_HOME": str(work / "config")})
+        subprocess.run([BIN / "regctl", "push", example], env=env, check=True, capture_output=True)
+        files = work / "files"
+        subprocess.run([BIN / "regctl", "pull", "demo/" + args.example, "-o", files], env=env, check=True,
+                       capture_output=True)
+        spec = json.loads(subprocess.run([BIN / "regctl", "show", "demo/" + args.example, "--json"], env=env,
+                                         check=True, capture_output=True).stdout)["manifest"]["evaluation"]
+
+        def by_hand():
+            out = work / "hand"
+            shutil.rmtree(out, ignore_errors=True)
+            out.mkdir()
+            command = spec["command"].format(files=files, metrics=out / "metrics.json", seed=0)
+            subprocess.run(["sh", "-c", command], env=env, check=True, capture_output=True, cwd=out)
+
+        def verify():
+            result = subprocess.run([BIN / "regctl", "verify", "demo/" + args.example, "--json", "--yes"], env=env,
+                                    capture_output=True)
+            assert result.returncode == 0, result.stderr
+
+        def hash_files():
+            for path in files.rglob("*"):
+                if path.is_file():
+                    sha256_file(path)
+
+        t_hand = best_of(args.runs, by_hand)
+        t_verify = best_of(args.runs, verify)
+        t_hash = best_of(args.runs, hash_files)
+    finally:
+        registry.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    results = {"example": args.example, "runs": args.runs, "evaluation_by_hand_s": round(t_hand, 3),
+               "regctl_verify_s": round(t_verify, 3), "hashing_s": round(t_hash, 3),
+               "overhead_s": round(t_verify - t_hand, 3), "aim": "overhead < 2 s + hashing",
+               "within_aim": t_verify - t_hand < 2 + t_hash}
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "verify.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

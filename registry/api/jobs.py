@@ -1,0 +1,119 @@
+"""Verification jobs: requested by authors, run by reference workers through leases."""
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from registry.api import current_user
+from registry.context import current_registry, db_session
+from registry.services import jobs
+
+blp = Blueprint("jobs", __name__, url_prefix="/api/v1", description="Reference verification jobs")
+
+ACCELERATORS = validate.OneOf(["cpu", "gpu"])
+
+
+class JobSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+    version = fields.String()
+    digest = fields.String()
+    accelerator = fields.String()
+    state = fields.String()
+    attempt = fields.Integer()
+    max_attempts = fields.Integer()
+    worker = fields.String(allow_none=True)
+    hardware = fields.String(allow_none=True)
+    lease_expires_at = fields.DateTime(allow_none=True)
+    heartbeat_at = fields.DateTime(allow_none=True)
+    log = fields.String()
+    failure = fields.String(allow_none=True)
+    verification_id = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+    timeout_s = fields.Integer(allow_none=True)
+    lease = fields.String(allow_none=True)
+
+
+class LeaseRequestSchema(Schema):
+    worker = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    accelerators = fields.List(fields.String(validate=ACCELERATORS), required=True, validate=validate.Length(min=1))
+    hardware = fields.String(required=True, validate=validate.Length(min=1, max=300))
+
+
+class HeartbeatSchema(Schema):
+    lease = fields.String(required=True)
+    log = fields.String(load_default="", validate=validate.Length(max=64 * 1024))
+
+
+class FailSchema(Schema):
+    lease = fields.String(required=True)
+    failure = fields.String(required=True, validate=validate.Length(min=1, max=10000))
+
+
+class RunnableQuerySchema(Schema):
+    accelerator = fields.List(fields.String(validate=ACCELERATORS), required=True)
+    older_than_s = fields.Float(load_default=10.0, validate=validate.Range(min=0))
+
+
+class RunnableSchema(Schema):
+    jobs = fields.List(fields.Dict())
+
+
+@blp.route("/artifacts/<namespace>/<name>/versions/<reference>/jobs")
+class RequestJob(MethodView):
+    @blp.response(201, JobSchema)
+    def post(self, namespace, name, reference):
+        """Ask the reference workers to verify this version (the author only)."""
+        session = db_session()
+        job = jobs.request_job(session, current_user(), f"{namespace}/{name}", reference)
+        current_registry().dispatcher.dispatch(job.id, job.accelerator, jobs.time_budget_s(job.version))
+        return jobs.job_document(job)
+
+
+@blp.route("/jobs/<job_id>")
+class Job(MethodView):
+    @blp.response(200, JobSchema)
+    def get(self, job_id):
+        """A job's state, attempt, worker and log."""
+        return jobs.job_document(jobs.get_job(db_session(), current_user(), job_id))
+
+
+@blp.route("/jobs/runnable")
+class Runnable(MethodView):
+    @blp.arguments(RunnableQuerySchema, location="query")
+    @blp.response(200, RunnableSchema)
+    def get(self, query):
+        """Jobs waiting too long or whose worker stopped heartbeating (workers re-dispatch them)."""
+        return {"jobs": jobs.runnable_jobs(db_session(), current_user(), query["accelerator"], query["older_than_s"])}
+
+
+@blp.route("/jobs/<job_id>/lease")
+class Lease(MethodView):
+    @blp.arguments(LeaseRequestSchema)
+    @blp.response(200, JobSchema)
+    def post(self, body, job_id):
+        """Take a runnable job (reference workers only); 409 JOB_NOT_AVAILABLE when it is not runnable."""
+        job = jobs.lease(db_session(), current_user(), job_id, body["worker"], body["accelerators"], body["hardware"],
+                         current_registry().settings.job_lease_s)
+        return {**jobs.job_document(job), "lease": job.lease_token}
+
+
+@blp.route("/jobs/<job_id>/heartbeat")
+class Heartbeat(MethodView):
+    @blp.arguments(HeartbeatSchema)
+    @blp.response(200, JobSchema)
+    def post(self, body, job_id):
+        """Extend the lease and append to the job's log."""
+        return jobs.job_document(jobs.heartbeat(db_session(), current_user(), job_id, body["lease"], body["log"],
+                                                current_registry().settings.job_lease_s))
+
+
+@blp.route("/jobs/<job_id>/fail")
+class Fail(MethodView):
+    @blp.arguments(FailSchema)
+    @blp.response(200, JobSchema)
+    def post(self, body, job_id):
+        """End the job without a report, with the reason (e.g. the files failed their hash check)."""
+        return jobs.job_document(jobs.fail(db_session(), current_user(), job_id, body["lease"], body["failure"]))

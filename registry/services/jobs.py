@@ -1,0 +1,188 @@
+"""Verification jobs for the reference workers.
+
+A job is runnable when it is queued, or running under a lease that has expired (its worker stopped
+heartbeating). Leasing is one conditional UPDATE, so two deliveries of the same message cannot both run
+it; every lease has a fresh token, and only the current token can record the job's one result. After
+``max_attempts`` leases the job fails with a stated reason instead of running again.
+"""
+
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from registry.errors import RegistryError
+from registry.models import User, VerificationJob, Version
+from registry.models.base import utcnow
+from registry.services import audit
+from registry.services.access import owns_namespace, readable_artifact
+from registry.services.versions import resolve_version
+from schemas.verdicts import runs_for
+
+LOG_LIMIT = 64 * 1024
+
+
+def may_request(user: User, version: Version) -> bool:
+    """The version's author may ask the reference workers to verify it."""
+    return owns_namespace(user, version.artifact.namespace)
+
+
+def request_job(session: Session, user: User | None, full_name: str, reference: str) -> VerificationJob:
+    if user is None:
+        raise RegistryError("UNAUTHORIZED", "requesting a verification needs a token: run 'regctl login'")
+    version = resolve_version(session, readable_artifact(session, user, full_name), reference)
+    if not may_request(user, version):
+        raise RegistryError("FORBIDDEN", f"only the author of {full_name} can request a reference verification")
+    if version.evaluation_spec is None:
+        raise RegistryError("VALIDATION_ERROR", f"{full_name}@{version.version} has no evaluation spec to run")
+    job = VerificationJob(id=secrets.token_hex(16), version_id=version.id, requested_by_id=user.id,
+                          accelerator=version.evaluation_spec.accelerator, state="queued", attempt=0,
+                          max_attempts=3, log="")
+    session.add(job)
+    audit.record(session, user, "job.request", f"{full_name}@{version.version}", job_id=job.id)
+    session.commit()
+    return job
+
+
+def get_job(session: Session, user: User | None, job_id: str) -> VerificationJob:
+    job = session.get(VerificationJob, job_id) if job_id.isalnum() else None
+    if job is None or user is None or not (user.is_worker or job.requested_by_id == user.id
+                                           or owns_namespace(user, job.version.artifact.namespace)):
+        raise RegistryError("NOT_FOUND", f"no job {job_id!r}")
+    return job
+
+
+def _require_worker(user: User | None) -> User:
+    if user is None or not user.is_worker:
+        raise RegistryError("FORBIDDEN", "only reference workers run jobs (registry users create NAME --worker)")
+    return user
+
+
+def _runnable(now):
+    return or_(VerificationJob.state == "queued",
+               (VerificationJob.state == "running") & (VerificationJob.lease_expires_at < now))
+
+
+def give_up_exhausted(session: Session) -> int:
+    """Fail the jobs whose last allowed lease expired: their worker died every time."""
+    now = utcnow()
+    result = session.execute(
+        update(VerificationJob)
+        .where(VerificationJob.state == "running", VerificationJob.lease_expires_at < now,
+               VerificationJob.attempt >= VerificationJob.max_attempts)
+        .values(state="error", finished_at=now, lease_token=None,
+                failure="gave up: the worker stopped responding on every attempt (3 attempts)")
+    )
+    session.commit()
+    return result.rowcount
+
+
+def runnable_jobs(session: Session, user: User | None, accelerators: list[str], older_than_s: float) -> list[dict]:
+    """Jobs a worker with these accelerators could take now (queued for a while, or with an expired lease)."""
+    _require_worker(user)
+    give_up_exhausted(session)
+    now = utcnow()
+    waited = (VerificationJob.state == "queued") & (VerificationJob.created_at <= now - timedelta(seconds=older_than_s))
+    expired = (VerificationJob.state == "running") & (VerificationJob.lease_expires_at < now)
+    rows = session.scalars(
+        select(VerificationJob).where(or_(waited, expired), VerificationJob.accelerator.in_(accelerators))
+        .order_by(VerificationJob.created_at).limit(50))
+    return [{"id": job.id, "accelerator": job.accelerator, "timeout_s": time_budget_s(job.version)} for job in rows]
+
+
+def time_budget_s(version: Version) -> int:
+    """How long the whole verification may take: every seeded run at its timeout."""
+    spec = version.evaluation_spec
+    claims = [{"n_runs": claim.n_runs} for claim in version.claims]
+    return spec.timeout_s * runs_for(claims, spec.command) if spec else 0
+
+
+def lease(session: Session, user: User | None, job_id: str, worker: str, accelerators: list[str], hardware: str,
+          lease_s: int) -> VerificationJob:
+    _require_worker(user)
+    give_up_exhausted(session)
+    now = utcnow()
+    token = secrets.token_hex(16)
+    result = session.execute(
+        update(VerificationJob)
+        .where(VerificationJob.id == job_id, _runnable(now), VerificationJob.accelerator.in_(accelerators),
+               VerificationJob.attempt < VerificationJob.max_attempts)
+        .values(state="running", attempt=VerificationJob.attempt + 1, lease_token=token,
+                lease_owner=f"{user.name}/{worker}", lease_expires_at=now + timedelta(seconds=lease_s),
+                heartbeat_at=now, hardware=hardware, started_at=now)
+    )
+    session.commit()
+    if result.rowcount != 1:
+        raise RegistryError("JOB_NOT_AVAILABLE", f"job {job_id} is not runnable by this worker (taken, finished, or "
+                            "needing other hardware)", job_id=job_id)
+    job = session.get(VerificationJob, job_id)
+    session.refresh(job)
+    _append_log(job, f"attempt {job.attempt}: leased by {job.lease_owner} on {hardware}\n")
+    session.commit()
+    return job
+
+
+def _current(session: Session, user: User | None, job_id: str, token: str) -> VerificationJob:
+    _require_worker(user)
+    job = session.get(VerificationJob, job_id) if job_id.isalnum() else None
+    if job is None or job.state != "running" or job.lease_token != token:
+        raise RegistryError("JOB_NOT_AVAILABLE", "this lease is no longer current: the job was finished or given "
+                            "to another worker", job_id=job_id)
+    return job
+
+
+def heartbeat(session: Session, user: User | None, job_id: str, token: str, log: str, lease_s: int) -> VerificationJob:
+    job = _current(session, user, job_id, token)
+    now = utcnow()
+    job.heartbeat_at = now
+    job.lease_expires_at = now + timedelta(seconds=lease_s)
+    if log:
+        _append_log(job, log)
+    session.commit()
+    return job
+
+
+def fail(session: Session, user: User | None, job_id: str, token: str, failure: str) -> VerificationJob:
+    """The worker could not produce a report (e.g. integrity failure): the job fails with that reason."""
+    job = _current(session, user, job_id, token)
+    _finish(session, job, "error", failure)
+    audit.record(session, user, "job.error", job_id, failure=failure[:500])
+    session.commit()
+    return job
+
+
+def attach_verification(session: Session, user: User, job_id: str, token: str | None, verification) -> None:
+    """Record a job's one result, in the transaction that records the verification."""
+    if token is None:
+        raise RegistryError("JOB_NOT_AVAILABLE", "a report for a job must carry the job's lease")
+    job = _current(session, user, job_id, token)
+    if job.version_id != verification.version_id:
+        raise RegistryError("INVALID_REPORT", "the report is not about the job's version")
+    job.verification_id = verification.id
+    _finish(session, job, "succeeded" if verification.outcome == "reproduced" else "failed", verification.failure)
+
+
+def _finish(session: Session, job: VerificationJob, state: str, failure: str | None) -> None:
+    job.state = state
+    job.failure = failure
+    job.finished_at = utcnow()
+    job.lease_token = None
+    _append_log(job, f"finished: {state}" + (f" ({failure})" if failure else "") + "\n")
+
+
+def _append_log(job: VerificationJob, text: str) -> None:
+    job.log = ((job.log or "") + text)[-LOG_LIMIT:]
+
+
+def job_document(job: VerificationJob) -> dict:
+    version = job.version
+    return {
+        "id": job.id, "name": version.artifact.full_name, "version": version.version, "digest": version.digest,
+        "accelerator": job.accelerator, "state": job.state, "attempt": job.attempt,
+        "max_attempts": job.max_attempts, "worker": job.lease_owner, "hardware": job.hardware,
+        "lease_expires_at": job.lease_expires_at, "heartbeat_at": job.heartbeat_at, "log": job.log or "",
+        "failure": job.failure, "verification_id": job.verification_id, "created_at": job.created_at,
+        "started_at": job.started_at, "finished_at": job.finished_at,
+        "timeout_s": time_budget_s(version),
+    }
