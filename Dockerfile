@@ -1,5 +1,7 @@
 # The registry for production: gunicorn, migrations applied at start, running as a non-root user.
-# Configure with REGISTRY_DATABASE_URL (PostgreSQL), REGISTRY_BLOB_DIR (a mounted volume) and the limits in README.
+# Configure with REGISTRY_DATABASE_URL (PostgreSQL), REGISTRY_BLOB_DIR (a mounted volume), REGISTRY_JOBS=celery
+# and REGISTRY_BROKER_URL, and the limits in README. Reference workers run the same image with
+# `registry worker --url ... --token ... [--gpu MODEL]`.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -7,7 +9,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     REGISTRY_VAR_DIR=/data
 
-RUN useradd --create-home --uid 10001 registry && mkdir -p /data && chown registry:registry /data
+# bubblewrap: the evaluation sandbox, for the same image run as `registry worker`
+RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap && rm -rf /var/lib/apt/lists/* \
+    && useradd --create-home --uid 10001 registry && mkdir -p /data && chown registry:registry /data
 
 WORKDIR /app
 COPY pyproject.toml README.md ./

@@ -16,7 +16,7 @@ from client import commands, keys
 from client.api import ApiClient
 from client.cache import BlobCache
 from client.config import load_config, save_login
-from client.errors import EXIT_USAGE, EvaluationFailed, RegctlError, UsageError
+from client.errors import EvaluationFailed, RegctlError, UsageError
 from client.output import emit_json, human_size, note, report_error, table
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
@@ -300,5 +300,3 @@ def keys_create(name: str | None, as_json: bool):
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
-
-__all__ = ["EXIT_USAGE", "main"]

@@ -16,7 +16,6 @@ from registry.models import (
     ChecklistAnswer,
     Claim,
     EvaluationSpec,
-    Namespace,
     User,
     Version,
     VersionFile,
@@ -179,5 +178,3 @@ def yank(session: Session, user: User | None, full_name: str, reference: str, re
         session.commit()
     return row
 
-
-__all__ = ["Namespace", "publish", "yank"]
