@@ -54,7 +54,9 @@ def verify(api: ApiClient, cache: BlobCache, reference: Reference, options: Veri
     if spec["accelerator"] == "gpu" and report["environment"]["accelerator_used"] != "gpu":
         return _finish(report, "the evaluation requires a GPU and this machine has none; it was not run "
                                "(a GPU claim is never judged on a CPU)")
-    notice(f"Author code from {document['published_by']} (publisher of {pulled['name']}@{pulled['version']}) "
+    authors = ", ".join((manifest.get("paper") or {}).get("authors") or []) or "not named"
+    notice(f"Author code from {document['published_by']} (publisher of {pulled['name']}@{pulled['version']}; "
+           f"paper authors: {authors}) "
            f"will run {'in the bubblewrap sandbox (no network)' if options.sandboxed else 'WITHOUT a sandbox'}:\n"
            f"  {spec['command']}")
     for seed in range(runs_for(manifest["claims"], spec["command"])):

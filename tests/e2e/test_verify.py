@@ -211,3 +211,15 @@ def test_reports_with_a_bad_signature_or_unfounded_verdicts_are_refused(live, au
 
     assert requests.get(url).json() == []
     assert requests.post(url, json=_signed_submission(reviewer, report), headers=headers).status_code == 201
+
+
+def test_the_memory_limit_stops_an_evaluation_that_asks_for_too_much(author, reviewer, tmp_path):
+    body = "hog = bytearray(2 * 1024 ** 3)\nmetrics = {'acc': 1.0}"
+    project = make_eval_project(tmp_path / "p", "demo/hog", METRIC_SCRIPT.format(body=body),
+                                [{"metric": "acc", "value": 1.0, "dataset": "x/test", "tolerance": {"abs": 0}}],
+                                memory_mb=512)
+    assert author("push", project).code == 0
+    result = reviewer("verify", "demo/hog", "--json")
+    assert result.code == 3
+    run = result.json()["runs"][0]
+    assert "MemoryError" in run["stderr_tail"] and run["exit_code"] != 0
