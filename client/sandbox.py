@@ -8,6 +8,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections import deque
@@ -88,9 +89,24 @@ class Runner:
                 "--bind", str(workdir), str(workdir), "--ro-bind", str(files), str(files),
                 "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent",
                 "--new-session", "--chdir", str(workdir)]
+        for kept in self._environment_under_tmp():
+            argv += ["--ro-bind", str(kept), str(kept)]
         for hidden in self._secret_paths():
             argv += ["--tmpfs", str(hidden)] if hidden.is_dir() else ["--ro-bind", "/dev/null", str(hidden)]
         return [*argv, "sh", "-c", shell_command]
+
+    @staticmethod
+    def _environment_under_tmp() -> list[Path]:
+        """The verifier's Python environment stays visible even where it lives under /tmp (which the sandbox
+        replaces with an empty tmpfs): the virtualenv and the PATH entries there are bound back, read-only."""
+        candidates = [os.environ.get("VIRTUAL_ENV"), sys.prefix, *os.environ.get("PATH", "").split(os.pathsep)]
+        kept = []
+        for candidate in filter(None, candidates):
+            path = Path(candidate).resolve()
+            if path.is_dir() and Path("/tmp") in path.parents and not any(k in path.parents or k == path
+                                                                          for k in kept):
+                kept.append(path)
+        return kept
 
     @staticmethod
     def _secret_paths() -> list[Path]:
