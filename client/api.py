@@ -74,6 +74,10 @@ class ApiClient:
         return self._json("POST", f"/artifacts/{_quote_name(name)}/versions/{quote(version, safe=':')}/verifications",
                           json={"report": report, "signature": signature, "key_id": key_id, "lease": lease})
 
+    # --- venues ------------------------------------------------------------------------------------------
+    def add_venue_member(self, slug: str, user: str, role: str) -> dict:
+        return self._json("POST", f"/venues/{quote(slug, safe='')}/members", json={"user": user, "role": role})
+
     # --- reference verification jobs -------------------------------------------------------------------
     def request_job(self, name: str, reference: str | None) -> dict:
         return self._json("POST", f"/artifacts/{_quote_name(name)}/versions/{quote(reference or 'latest', safe=':')}"

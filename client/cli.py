@@ -298,5 +298,51 @@ def keys_create(name: str | None, as_json: bool):
     click.echo(f"key {created['key_id']} registered; private key in {created['path']} (readable by you only)")
 
 
+@main.command()
+@click.argument("reference", metavar="NAME[@VERSION]")
+@click.option("--kind", type=click.Choice(["combined", "available", "functional", "reproduced", "checklist"]),
+              default="combined", show_default=True)
+@json_option
+@handles_errors
+def badge(reference: str, kind: str, as_json: bool):
+    """Markdown and HTML snippets of a version's badge, linking to its page on the registry."""
+    ref = commands.parse_reference(reference)
+    api = _api()
+    document = commands.verified_version(api, ref)
+    page = f"{api.url}/{document['name']}/{document['version']}"
+    image = f"{api.url}/badges/{document['name']}/{document['version']}.svg" + (
+        f"?kind={kind}" if kind != "combined" else "")
+    alt = f"{kind if kind != 'combined' else 'reproducibility'} of {document['name']} {document['version']}"
+    snippets = {"markdown": f"[![{alt}]({image})]({page})",
+                "html": f'<a href="{page}"><img src="{image}" alt="{alt}"></a>',
+                "image": image, "page": page, "shields_endpoint": image[: -len(".svg")] + ".json"
+                if kind == "combined" else image.replace(".svg?", ".json?")}
+    if as_json:
+        emit_json(snippets)
+        return
+    click.echo(snippets["markdown"])
+    click.echo(snippets["html"])
+
+
+@main.group(name="venue")
+def venue_group():
+    """Venue committees (for chairs)."""
+
+
+@venue_group.command("add")
+@click.argument("slug")
+@click.argument("user")
+@click.option("--role", type=click.Choice(["reviewer", "chair"]), default="reviewer", show_default=True)
+@json_option
+@handles_errors
+def venue_add(slug: str, user: str, role: str, as_json: bool):
+    """Add USER to the committee of venue SLUG (you must chair it)."""
+    member = _api(token_required=True).add_venue_member(slug, user, role)
+    if as_json:
+        emit_json(member)
+        return
+    click.echo(f"{member['user']} is now a {member['role']} of {slug}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -37,16 +37,35 @@ def create_app(settings: Settings | None = None, dispatcher=None) -> Flask:
     app.teardown_appcontext(close_db_session)
 
     from registry.api import register_api
+    from registry.web.presenters import human_size
+    from registry.web.views import bp as web
 
-    register_api(app)
+    app.extensions["registry-api"] = register_api(app)
+    app.register_blueprint(web)
+    app.jinja_env.filters["filesize"] = human_size
     register_error_handlers(app)
     return app
 
 
 def error_response(code: str, message: str, status: int, details: dict | None = None):
+    if not request.path.startswith("/api/"):  # the pages get an HTML error page, the API its JSON envelope
+        return _error_page(status, message)
     response = jsonify({"error": {"code": code, "message": message, "details": details or {}}})
     response.status_code = status
     return response
+
+
+PAGE_TITLES = {404: "Not found", 405: "Not allowed", 500: "Something went wrong"}
+
+
+def _error_page(status: int, message: str):
+    from flask import render_template
+
+    if status == 404:
+        message = "There is no such page, or the entry is private."
+    body = render_template("error.html", status=status, title=PAGE_TITLES.get(status, "Bad request"),
+                           message=message)
+    return body, status, {"Content-Type": "text/html; charset=utf-8"}
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -128,6 +128,23 @@ def users_create(name: str, worker: bool):
 
 
 @main.group()
+def venues():
+    """Venues (conferences) and their artifact-evaluation committees."""
+
+
+@venues.command("create")
+@click.argument("slug")
+@click.option("--title", required=True, help="e.g. 'NeurIPS 2026'")
+@click.option("--chair", required=True, help="The user who chairs its artifact evaluation.")
+def venues_create(slug: str, title: str, chair: str):
+    from registry.services.venues import create_venue
+
+    with _session() as session:
+        _run(lambda: create_venue(session, slug, title, chair))
+    click.echo(f"created venue {slug} chaired by {chair}", err=True)
+
+
+@main.group()
 def tokens():
     """API tokens (shown once, stored hashed)."""
 

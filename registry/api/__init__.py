@@ -19,9 +19,9 @@ def register_api(app: Flask) -> Api:
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
     api = Api(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}})
-    from registry.api import artifacts, blobs, jobs, users, verifications
+    from registry.api import artifacts, blobs, jobs, users, venues, verifications
 
-    blueprints = (users.blp, blobs.blp, artifacts.blp, verifications.blp, jobs.blp)
+    blueprints = (users.blp, blobs.blp, artifacts.blp, verifications.blp, jobs.blp, venues.blp)
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
     names = {blueprint.name for blueprint in blueprints}

@@ -14,10 +14,11 @@ from registry.models.base import Base
 from registry.models.jobs import VerificationJob
 from registry.models.uploads import UploadSession
 from registry.models.users import ApiToken, Namespace, User
+from registry.models.venues import Venue, VenueMember
 from registry.models.verifications import SigningKey, Verification
 
 __all__ = [
     "ApiToken", "Artifact", "AuditEvent", "Base", "Blob", "ChecklistAnswer", "Claim", "EvaluationSpec",
-    "Namespace", "SigningKey", "UploadSession", "User", "Verification", "VerificationJob", "Version",
-    "VersionFile",
+    "Namespace", "SigningKey", "UploadSession", "User", "Venue", "VenueMember", "Verification", "VerificationJob",
+    "Version", "VersionFile",
 ]

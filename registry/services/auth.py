@@ -17,6 +17,8 @@ from schemas.names import NAMESPACE_RE
 
 TOKEN_PREFIX = "rrt_"
 TOKEN_RE = re.compile(r"^rrt_[A-Za-z0-9_-]{43}$")
+#: names that are paths of the registry's own pages, so no namespace may take them
+RESERVED_NAMES = {"api", "badges", "venues", "static", "docs", "search", "login", "about", "health"}
 
 
 def hash_token(token: str) -> str:
@@ -28,6 +30,8 @@ def create_user(session: Session, name: str, is_worker: bool = False) -> User:
     if not NAMESPACE_RE.match(name):
         raise RegistryError("VALIDATION_ERROR", f"user name {name!r} must be 1-40 lowercase letters, digits "
                             "or '-', not starting or ending with '-'", field="name")
+    if name in RESERVED_NAMES:
+        raise RegistryError("NAME_TAKEN", f"the name {name!r} is reserved by the registry", field="name")
     if session.scalar(select(User).where(User.name == name)) or session.scalar(
             select(Namespace).where(Namespace.name == name)):
         raise RegistryError("NAME_TAKEN", f"the name {name!r} is taken", field="name")

@@ -23,17 +23,20 @@ from schemas.verdicts import runs_for
 LOG_LIMIT = 64 * 1024
 
 
-def may_request(user: User, version: Version) -> bool:
-    """The version's author may ask the reference workers to verify it."""
-    return owns_namespace(user, version.artifact.namespace)
+def may_request(session: Session, user: User, version: Version) -> bool:
+    """The version's author, or a chair or reviewer of the version's venue, may ask for a reference run."""
+    from registry.services.venues import role_in
+
+    return owns_namespace(user, version.artifact.namespace) or role_in(session, user, version.venue) is not None
 
 
 def request_job(session: Session, user: User | None, full_name: str, reference: str) -> VerificationJob:
     if user is None:
         raise RegistryError("UNAUTHORIZED", "requesting a verification needs a token: run 'regctl login'")
     version = resolve_version(session, readable_artifact(session, user, full_name), reference)
-    if not may_request(user, version):
-        raise RegistryError("FORBIDDEN", f"only the author of {full_name} can request a reference verification")
+    if not may_request(session, user, version):
+        raise RegistryError("FORBIDDEN", f"only the author of {full_name} or its venue's reviewers can request a "
+                            "reference verification")
     if version.evaluation_spec is None:
         raise RegistryError("VALIDATION_ERROR", f"{full_name}@{version.version} has no evaluation spec to run")
     job = VerificationJob(id=secrets.token_hex(16), version_id=version.id, requested_by_id=user.id,

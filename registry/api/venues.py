@@ -1,0 +1,44 @@
+"""Venues: their committee and their entries."""
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from registry.api import current_user
+from registry.context import current_registry, db_session
+from registry.services import venues
+
+blp = Blueprint("venues", __name__, url_prefix="/api/v1/venues", description="Venues and their committees")
+
+
+class MemberSchema(Schema):
+    user = fields.String(required=True)
+    role = fields.String(load_default="reviewer", validate=validate.OneOf(["chair", "reviewer"]))
+
+
+class VenueSchema(Schema):
+    slug = fields.String()
+    title = fields.String()
+    members = fields.List(fields.Nested(MemberSchema))
+    entries = fields.List(fields.Dict())
+
+
+@blp.route("/<slug>")
+class VenueView(MethodView):
+    @blp.response(200, VenueSchema)
+    def get(self, slug):
+        """A venue, its committee and the badge states of its entries."""
+        session = db_session()
+        venue = venues.get_venue(session, slug)
+        entries = venues.venue_entries(current_registry(), session, current_user(), slug)
+        return {"slug": venue.slug, "title": venue.title, "members": venues.members(venue), "entries": entries}
+
+
+@blp.route("/<slug>/members")
+class Members(MethodView):
+    @blp.arguments(MemberSchema)
+    @blp.response(201, MemberSchema)
+    def post(self, body, slug):
+        """Add a reviewer (or chair) to the venue's committee; chairs only."""
+        member = venues.add_member(db_session(), current_user(), slug, body["user"], body["role"])
+        return {"user": member.user.name, "role": member.role}

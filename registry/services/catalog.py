@@ -1,0 +1,47 @@
+"""Finding entries: search by name, title, venue, metric and badge state, and the most recent versions."""
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from registry.context import RegistryContext
+from registry.models import Artifact, Claim, Namespace, User, Version
+from registry.services.access import readable_artifact_filter
+from registry.services.badges import badge_states
+from registry.services.venues import filter_by_state
+from registry.services.versions import latest_version
+
+PAGE_SIZE = 50
+
+
+def _entry(ctx: RegistryContext, session: Session, version: Version) -> dict:
+    return {**badge_states(ctx, session, version), "title": version.title, "venue": version.venue,
+            "published_at": version.published_at, "metrics": sorted({c.metric for c in version.claims})}
+
+
+def search(ctx: RegistryContext, session: Session, user: User | None, text: str = "", venue: str = "",
+           metric: str = "", state: str = "") -> list[dict]:
+    """The latest readable version of each matching artifact."""
+    query = select(Artifact).join(Namespace).where(readable_artifact_filter(user))
+    if text:
+        pattern = f"%{text.strip().lower()}%"
+        titled = select(Version.artifact_id).where(func.lower(Version.title).like(pattern))
+        query = query.where(or_(func.lower(Namespace.name + "/" + Artifact.name).like(pattern),
+                                Artifact.id.in_(titled)))
+    if venue:
+        query = query.where(Artifact.id.in_(select(Version.artifact_id).where(Version.venue == venue)))
+    if metric:
+        measured = select(Version.artifact_id).join(Claim).where(func.lower(Claim.metric) == metric.lower())
+        query = query.where(Artifact.id.in_(measured))
+    entries = []
+    for artifact in session.scalars(query.order_by(Namespace.name, Artifact.name).limit(PAGE_SIZE * 4)):
+        version = latest_version(session, artifact)
+        if version is not None:
+            entries.append(_entry(ctx, session, version))
+    return filter_by_state(entries, state)[:PAGE_SIZE]
+
+
+def recent(ctx: RegistryContext, session: Session, user: User | None, limit: int = 10) -> list[dict]:
+    rows = session.scalars(select(Version).join(Artifact).where(readable_artifact_filter(user),
+                                                                Version.yanked_at.is_(None))
+                           .order_by(Version.published_at.desc()).limit(limit))
+    return [_entry(ctx, session, version) for version in rows]

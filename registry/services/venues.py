@@ -1,0 +1,109 @@
+"""Venues and their artifact-evaluation committees (chairs and reviewers)."""
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from registry.context import RegistryContext
+from registry.errors import RegistryError
+from registry.models import Artifact, User, Venue, VenueMember, Version
+from registry.models.venues import VENUE_ROLES
+from registry.services import audit
+from registry.services.access import readable_artifact_filter
+from registry.services.auth import get_user
+from registry.services.badges import badge_states
+from schemas.names import semver_key
+
+VENUE_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+def create_venue(session: Session, slug: str, title: str, chair: str) -> Venue:
+    if not VENUE_SLUG.match(slug):
+        raise RegistryError("VALIDATION_ERROR", f"venue {slug!r} must be a short slug such as neurips-2026")
+    user = get_user(session, chair)
+    venue = Venue(slug=slug, title=title)
+    session.add(venue)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise RegistryError("NAME_TAKEN", f"the venue {slug!r} exists already") from None
+    session.add(VenueMember(venue_id=venue.id, user_id=user.id, role="chair"))
+    audit.record(session, None, "venue.create", slug, chair=chair)
+    session.commit()
+    return venue
+
+
+def get_venue(session: Session, slug: str) -> Venue:
+    venue = session.scalar(select(Venue).where(Venue.slug == slug))
+    if venue is None:
+        raise RegistryError("NOT_FOUND", f"no venue {slug!r}")
+    return venue
+
+
+def role_in(session: Session, user: User | None, slug: str | None) -> str | None:
+    if user is None or not slug:
+        return None
+    return session.scalar(select(VenueMember.role).join(Venue).where(Venue.slug == slug,
+                                                                     VenueMember.user_id == user.id))
+
+
+def add_member(session: Session, actor: User | None, slug: str, name: str, role: str) -> VenueMember:
+    """Chairs add reviewers (and other chairs) to their venue's committee."""
+    venue = get_venue(session, slug)
+    if role_in(session, actor, slug) != "chair":
+        raise RegistryError("FORBIDDEN", f"only a chair of {slug} can add members to its committee")
+    if role not in VENUE_ROLES:
+        raise RegistryError("VALIDATION_ERROR", f"role must be one of {', '.join(VENUE_ROLES)}")
+    user = get_user(session, name)
+    member = session.scalar(select(VenueMember).where(VenueMember.venue_id == venue.id,
+                                                      VenueMember.user_id == user.id))
+    if member is None:
+        member = VenueMember(venue_id=venue.id, user_id=user.id, role=role)
+        session.add(member)
+    else:
+        member.role = role
+    audit.record(session, actor, "venue.member", slug, user=name, role=role)
+    session.commit()
+    return member
+
+
+def members(venue: Venue) -> list[dict]:
+    return [{"user": m.user.name, "role": m.role} for m in sorted(venue.members, key=lambda m: (m.role, m.user.name))]
+
+
+def venue_entries(ctx: RegistryContext, session: Session, user: User | None, slug: str) -> list[dict]:
+    """Every version naming the venue that ``user`` may read, newest version first per artifact."""
+    rows = session.scalars(select(Version).join(Artifact).where(Version.venue == slug,
+                                                                readable_artifact_filter(user)))
+    rows = sorted(rows, key=lambda v: semver_key(v.version), reverse=True)
+    entries = []
+    for version in sorted(rows, key=lambda v: v.artifact.full_name):
+        states = badge_states(ctx, session, version)
+        entries.append({**states, "title": version.title, "published_at": version.published_at,
+                        "license": version.license})
+    return entries
+
+
+STATE_FILTERS = {
+    "available": lambda e: e["available"],
+    "functional": lambda e: e["functional"],
+    "reproduced": lambda e: e["reproduced"],
+    "failed": lambda e: e["reproduced_state"] == "failed",
+    "not-verified": lambda e: e["reproduced_state"] == "not verified",
+    "checklist": lambda e: e["checklist"],
+}
+
+
+def filter_by_state(entries: list[dict], state: str | None) -> list[dict]:
+    if not state:
+        return entries
+    if state not in STATE_FILTERS:
+        raise RegistryError("VALIDATION_ERROR", f"state must be one of {', '.join(STATE_FILTERS)}")
+    return [entry for entry in entries if STATE_FILTERS[state](entry)]
+
+
+EXPORT_COLUMNS = ("name", "version", "digest", "title", "url", "available", "functional", "reproduced",
+                  "reproduced_state", "checklist", "yanked", "published_at")

@@ -1,0 +1,58 @@
+"""Shaping data for the templates (no HTTP, no database)."""
+
+MAX_VERIFICATION_COLUMNS = 4
+
+
+def tolerance_text(claim: dict) -> str:
+    kind, bound = next(iter(claim["tolerance"].items()))
+    text = {"abs": f"± {bound:g}", "rel": f"± {bound * 100:g} %", "min": f"≥ {bound:g}", "max": f"≤ {bound:g}"}[kind]
+    if claim.get("std") is not None:
+        text += f" · std {claim['std']:g} over {claim['n_runs']} runs"
+    return text
+
+
+def claims_table(claims: list[dict], history: list[dict]) -> dict:
+    """One row per claim; one column per verification (newest first) with its measured value and verdict."""
+    columns = history[:MAX_VERIFICATION_COLUMNS]
+    rows = []
+    for claim in claims:
+        cells = []
+        for verification in columns:
+            verdict = next((v for v in verification["claims"]
+                            if v["metric"] == claim["metric"] and v["dataset"] == claim["dataset"]), None)
+            cells.append({"measured": None if verdict is None else verdict["measured"],
+                          "verdict": "not run" if verdict is None else verdict["verdict"],
+                          "rule": "" if verdict is None else verdict["rule"]})
+        rows.append({"metric": claim["metric"], "dataset": claim["dataset"], "claimed": claim["value"],
+                     "tolerance": tolerance_text(claim), "cells": cells})
+    return {"columns": columns, "rows": rows}
+
+
+def pull_command(host_url: str, name: str, version: str) -> str:
+    return f"REGCTL_URL={host_url.rstrip('/')} regctl pull {name}@{version}"
+
+
+def training_rows(config, prefix: str = "") -> list[tuple[str, str]]:
+    """A parsed training config flattened to (dotted key, value) rows."""
+    if isinstance(config, dict):
+        rows = []
+        for key, value in config.items():
+            rows.extend(training_rows(value, f"{prefix}.{key}" if prefix else str(key)))
+        return rows
+    if isinstance(config, list) and any(isinstance(item, (dict, list)) for item in config):
+        rows = []
+        for index, value in enumerate(config):
+            rows.extend(training_rows(value, f"{prefix}[{index}]"))
+        return rows
+    if config is None and not prefix:
+        return []
+    return [(prefix or "(value)", str(config))]
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"

@@ -1,0 +1,192 @@
+"""HTTP only: read the request, call the services, render a template, an image or an export."""
+
+import csv
+import hashlib
+import io
+import json
+
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+
+from registry.context import current_registry, db_session
+from registry.errors import RegistryError
+from registry.services import catalog, venues
+from registry.services.access import readable_artifact
+from registry.services.auth import authenticate
+from registry.services.badges import badge_states
+from registry.services.verifications import verification_document, verifications_of
+from registry.services.versions import artifact_document, resolve_version
+from registry.web import badges
+from registry.web.presenters import claims_table, pull_command, training_rows
+
+bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/-/static")
+
+BADGE_CACHE_SECONDS = 300
+
+
+def viewer():
+    """Pages are public; a bearer token (e.g. from a script) lets an owner see their private entries."""
+    try:
+        return authenticate(db_session(), request.headers.get("Authorization"))
+    except RegistryError:
+        return None
+
+
+@bp.after_request
+def page_headers(response):
+    response.headers.setdefault("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; "
+                                                           "style-src 'self'; script-src 'self'")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if request.headers.get("Authorization"):
+        response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/")
+def home():
+    args = {key: request.args.get(key, "").strip() for key in ("q", "venue", "metric", "state")}
+    searching = any(args.values())
+    session, ctx = db_session(), current_registry()
+    try:
+        results = catalog.search(ctx, session, viewer(), args["q"], args["venue"], args["metric"], args["state"]) \
+            if searching else []
+        error = None
+    except RegistryError as err:
+        results, error = [], err.message
+    return render_template("home.html", args=args, searching=searching, results=results, error=error,
+                           recent=[] if searching else catalog.recent(ctx, session, viewer()),
+                           states=list(venues.STATE_FILTERS))
+
+
+@bp.get("/<namespace>/<name>")
+def artifact_page(namespace, name):
+    session = db_session()
+    artifact = _readable(f"{namespace}/{name}")
+    document = artifact_document(session, artifact)
+    latest = resolve_version(session, artifact, None) if document["latest"] else None
+    return render_template("artifact.html", artifact=document,
+                           latest=badge_states(current_registry(), session, latest) if latest else None,
+                           latest_title=latest.title if latest else None)
+
+
+@bp.get("/<namespace>/<name>/<reference>")
+def version_page(namespace, name, reference):
+    session, ctx = db_session(), current_registry()
+    artifact = _readable(f"{namespace}/{name}")
+    try:
+        version = resolve_version(session, artifact, reference)
+    except RegistryError:
+        abort(404)
+    manifest = json.loads(version.manifest)
+    history = [verification_document(v) for v in reversed(verifications_of(session, version))]
+    return render_template(
+        "version.html", version=version, manifest=manifest, states=badge_states(ctx, session, version),
+        history=history, claims=claims_table(manifest["claims"], history),
+        pull=pull_command(request.host_url, artifact.full_name, version.version),
+        training=training_rows(version.training_config), checklist=_checklist(version),
+        badge_url=url_for("web.version_badge", namespace=namespace, name=name, version=version.version,
+                          ext="svg"))
+
+
+def _checklist(version):
+    from schemas.checklist import ITEMS
+
+    warnings = {w["item"]: w["message"] for w in version.checklist_warnings or []}
+    answers = {a.item: a for a in version.checklist_answers}
+    return [{"item": item, "text": text, "answer": answers[item].answer if item in answers else "missing",
+             "justification": answers[item].justification if item in answers else "",
+             "evidence": answers[item].evidence if item in answers else None, "warning": warnings.get(item)}
+            for item, text in ITEMS.items()]
+
+
+def _readable(full_name):
+    try:
+        return readable_artifact(db_session(), viewer(), full_name)
+    except RegistryError:
+        abort(404)
+
+
+# --- venues -----------------------------------------------------------------------------------------------
+@bp.get("/venues/<slug>")
+def venue_page(slug):
+    session, ctx = db_session(), current_registry()
+    try:
+        venue = venues.get_venue(session, slug)
+    except RegistryError:
+        venue = None
+    entries = venues.venue_entries(ctx, session, viewer(), slug)
+    if venue is None and not entries:
+        abort(404)
+    state = request.args.get("state", "").strip()
+    try:
+        shown, error = venues.filter_by_state(entries, state), None
+    except RegistryError as err:
+        shown, error = entries, err.message
+    return render_template("venue.html", slug=slug, venue=venue, members=venues.members(venue) if venue else [],
+                           entries=shown, total=len(entries), state=state, error=error,
+                           states=list(venues.STATE_FILTERS))
+
+
+@bp.get("/venues/<slug>.<any(csv, json):ext>")
+def venue_export(slug, ext):
+    entries = [dict(entry, url=url_for("web.version_page", namespace=entry["name"].split("/")[0],
+                                       name=entry["name"].split("/")[1], reference=entry["version"],
+                                       _external=True))
+               for entry in venues.venue_entries(current_registry(), db_session(), viewer(), slug)]
+    rows = [{column: entry[column] for column in venues.EXPORT_COLUMNS} for entry in entries]
+    for row in rows:
+        row["published_at"] = row["published_at"].isoformat()
+    if ext == "json":
+        response = current_app.response_class(json.dumps({"venue": slug, "entries": rows}, indent=2),
+                                              mimetype="application/json")
+    else:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=venues.EXPORT_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+        response = Response(buffer.getvalue(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{slug}.{ext}"'
+    return response
+
+
+# --- badges -----------------------------------------------------------------------------------------------
+def _states_or_none(full_name, reference):
+    """Badge states, or None for anything unknown or not visible: a grey badge, never an error or a leak."""
+    try:
+        session = db_session()
+        version = resolve_version(session, readable_artifact(session, viewer(), full_name), reference)
+        return badge_states(current_registry(), session, version)
+    except RegistryError:
+        return None
+
+
+def _badge_response(states, ext):
+    kind = request.args.get("kind", "combined")
+    if kind not in badges.KINDS:
+        kind = "combined"
+    view = badges.badge(states, kind)
+    if ext == "svg":
+        body, mimetype = badges.svg(view), "image/svg+xml"
+    else:
+        body, mimetype = json.dumps(badges.endpoint_json(view)), "application/json"
+    response = Response(body, mimetype=mimetype)
+    response.set_etag(hashlib.sha256(body.encode()).hexdigest()[:32])
+    response.headers["Cache-Control"] = ("private, no-store" if request.headers.get("Authorization") else
+                                         f"public, max-age={BADGE_CACHE_SECONDS}")
+    return response.make_conditional(request)
+
+
+@bp.get("/badges/<namespace>/<name>.<any(svg, json):ext>")
+def latest_badge(namespace, name, ext):
+    return _badge_response(_states_or_none(f"{namespace}/{name}", None), ext)
+
+
+@bp.get("/badges/<namespace>/<name>/<version>.<any(svg, json):ext>")
+def version_badge(namespace, name, version, ext):
+    return _badge_response(_states_or_none(f"{namespace}/{name}", version), ext)
+
+
+# --- API documentation ------------------------------------------------------------------------------------
+@bp.get("/api/v1/docs")
+def api_docs():
+    spec = current_app.extensions["registry-api"].spec.to_dict()
+    return render_template("docs.html", spec=spec)
