@@ -11,7 +11,7 @@ export REGISTRY_VAR_DIR ?= $(CURDIR)/var
 .PHONY: run test install lint bench clean system-deps
 
 # Debian packages the tests and the sandbox need (installed when missing; needs root or sudo).
-SYSTEM_PACKAGES := bubblewrap
+SYSTEM_PACKAGES := bubblewrap chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml
@@ -23,7 +23,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 system-deps:
-	@command -v bwrap >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $(SYSTEM_PACKAGES); }
+	@command -v bwrap >/dev/null && command -v chromium >/dev/null || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $(SYSTEM_PACKAGES); }
 
 run: $(STAMP) system-deps
 	$(BIN)/registry db upgrade

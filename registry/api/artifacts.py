@@ -38,7 +38,7 @@ class ArtifactView(MethodView):
 class VersionView(MethodView):
     @blp.response(200, VersionSchema)
     def get(self, namespace, name, reference):
-        """A version by number, by digest (``sha256:…``) or ``latest``, with its manifest."""
+        """A version by number, by digest (sha256:…) or latest, with its manifest."""
         session = db_session()
         artifact = readable_artifact(session, current_user(), f"{namespace}/{name}")
         return version_document(resolve_version(session, artifact, reference), base_url())
@@ -67,7 +67,7 @@ class YankView(MethodView):
 class BlobView(MethodView):
     @blp.doc(responses={"200": {"description": "the blob's bytes"}, "206": {"description": "a byte range"}})
     def get(self, namespace, name, digest):
-        """Download a blob of one of the artifact's versions; supports ``Range`` for resuming."""
+        """Download a blob of one of the artifact's versions; supports Range for resuming."""
         registry = current_registry()
         session = db_session()
         artifact = readable_artifact(session, current_user(), f"{namespace}/{name}")

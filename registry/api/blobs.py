@@ -53,7 +53,7 @@ class Uploads(MethodView):
     @blp.arguments(UploadCreateSchema)
     @blp.response(200, UploadStateSchema)
     def post(self, body):
-        """Start or resume the upload of one blob. ``complete`` is true when nothing needs sending."""
+        """Start or resume the upload of one blob. complete is true when nothing needs sending."""
         return uploads.start_upload(current_registry(), db_session(), _require_user(), body["digest"], body["size"],
                                     body["fingerprint"])
 
@@ -75,7 +75,7 @@ def _upload_offset_header() -> int:
 class Upload(MethodView):
     @blp.response(200, UploadStateSchema)
     def get(self, upload_id):
-        """How far an upload has got: resume from ``offset``."""
+        """How far an upload has got: resume from offset."""
         registry = current_registry()
         return uploads.upload_state(registry, uploads.get_upload(db_session(), _require_user(), upload_id))
 
@@ -83,7 +83,7 @@ class Upload(MethodView):
     @blp.doc(requestBody={"content": {"application/octet-stream": {"schema": {"type": "string",
                                                                                "format": "binary"}}}})
     def patch(self, upload_id):
-        """Append bytes at ``Upload-Offset``; the blob is verified and committed when the last byte arrives."""
+        """Append bytes at Upload-Offset; the blob is verified and committed when the last byte arrives."""
         # Uploads are bounded by the blob size limit (and by the session's declared size while streaming).
         request.max_content_length = current_registry().settings.max_blob_bytes
         return uploads.append_upload(current_registry(), db_session(), _require_user(), upload_id,
@@ -92,7 +92,7 @@ class Upload(MethodView):
     @blp.arguments(UploadFinalizeSchema)
     @blp.response(200, UploadStateSchema)
     def put(self, body, upload_id):
-        """Finalise an upload started without a digest: commit it if its bytes hash to ``digest``."""
+        """Finalise an upload started without a digest: commit it if its bytes hash to digest."""
         return uploads.finalize_upload(current_registry(), db_session(), _require_user(), upload_id, body["digest"])
 
     @blp.response(204)
