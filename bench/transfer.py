@@ -6,28 +6,17 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import ROOT, best_of  # noqa: E402  (puts the project on sys.path)
 
 from client.hashing import sha256_file  # noqa: E402
 from tests.factories import make_project  # noqa: E402
 from tests.live import BIN, LiveRegistry  # noqa: E402
 
 MiB = 1 << 20
-
-
-def best_of(runs: int, action) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def plain_hash(path: Path) -> str:

@@ -72,3 +72,15 @@ def artifact_document(session: Session, artifact: Artifact) -> dict:
         "versions": [{"version": row.version, "digest": row.digest, "published_at": row.published_at,
                       "yanked": row.yanked_at is not None, "yank_reason": row.yank_reason} for row in rows],
     }
+
+
+def training_config_text(blobs, settings, version: Version) -> str | None:
+    """The training config file exactly as published (bounded by the parse limit), for display."""
+    path = (version.training or {}).get("config")
+    entry = next((f for f in version.files if f.path == path), None) if path else None
+    if entry is None or entry.size > settings.max_training_config_bytes:
+        return None
+    try:
+        return b"".join(blobs.read(entry.blob_digest)).decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return None

@@ -14,7 +14,7 @@ from registry.services.access import readable_artifact
 from registry.services.auth import authenticate
 from registry.services.badges import badge_states
 from registry.services.verifications import verification_document, verifications_of
-from registry.services.versions import artifact_document, resolve_version
+from registry.services.versions import artifact_document, resolve_version, training_config_text
 from registry.web import badges
 from registry.web.presenters import claims_table, pull_command, training_rows
 
@@ -83,6 +83,7 @@ def version_page(namespace, name, reference):
         history=history, claims=claims_table(manifest["claims"], history),
         pull=pull_command(request.host_url, artifact.full_name, version.version),
         training=training_rows(version.training_config), checklist=_checklist(version),
+        training_text=training_config_text(ctx.blobs, ctx.settings, version),
         badge_url=url_for("web.version_badge", namespace=namespace, name=name, version=version.version,
                           ext="svg"))
 

@@ -113,6 +113,7 @@ def test_the_version_page_shows_the_record(http, entries):
                  "cifar10/test", "± 0.003", "MA1", "Training", "lr", "No known risks", "weights/model.safetensors"):
         assert text in page, text
     assert "<script" not in page and "http://cdn" not in page
+    assert "lr: 0.1\nepochs: 3" in page  # the training config verbatim, next to its rendered form
 
 
 def test_search_filters_by_name_metric_venue_and_state(http, entries):
