@@ -64,6 +64,39 @@ class SubmissionSchema(Schema):
                           metadata={"description": "the job lease token, for a report that completes a job"})
 
 
+class VerificationSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    version = fields.String()
+    digest = fields.String()
+    verifier = fields.String()
+    role = fields.String()
+    outcome = fields.String()
+    failure = fields.String(allow_none=True)
+    hardware = fields.String()
+    accelerator_used = fields.String()
+    sandbox = fields.String()
+    created_at = fields.DateTime()
+    key_id = fields.String()
+    signature_status = fields.String()
+    claims = fields.List(fields.Dict())
+    environment = fields.Dict()
+    report = fields.Dict()
+
+class BadgeStatesSchema(Schema):
+    name = fields.String()
+    version = fields.String()
+    digest = fields.String()
+    yanked = fields.Boolean()
+    available = fields.Boolean()
+    functional = fields.Boolean()
+    reproduced = fields.Boolean()
+    reproduced_state = fields.String()
+    checklist = fields.Boolean()
+    checklist_state = fields.String()
+    verifications = fields.Dict()
+
+
 class SigningKeySchema(Schema):
     id = fields.String(dump_only=True)
     public_key = fields.String(required=True, metadata={"description": "base64 of the raw 32-byte Ed25519 key"})

@@ -2,70 +2,27 @@
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
 
 from registry.api import current_user
 from registry.context import current_registry, db_session
 from registry.services import jobs
+from schemas.jobs import (
+    FailSchema,
+    HeartbeatSchema,
+    JobSchema,
+    LeaseRequestSchema,
+    RunnableQuerySchema,
+    RunnableSchema,
+)
 
 blp = Blueprint("jobs", __name__, url_prefix="/api/v1", description="Reference verification jobs")
-
-ACCELERATORS = validate.OneOf(["cpu", "gpu"])
-
-
-class JobSchema(Schema):
-    id = fields.String()
-    name = fields.String()
-    version = fields.String()
-    digest = fields.String()
-    accelerator = fields.String()
-    state = fields.String()
-    attempt = fields.Integer()
-    max_attempts = fields.Integer()
-    worker = fields.String(allow_none=True)
-    hardware = fields.String(allow_none=True)
-    lease_expires_at = fields.DateTime(allow_none=True)
-    heartbeat_at = fields.DateTime(allow_none=True)
-    log = fields.String()
-    failure = fields.String(allow_none=True)
-    verification_id = fields.Integer(allow_none=True)
-    created_at = fields.DateTime()
-    started_at = fields.DateTime(allow_none=True)
-    finished_at = fields.DateTime(allow_none=True)
-    timeout_s = fields.Integer(allow_none=True)
-    lease = fields.String(allow_none=True)
-
-
-class LeaseRequestSchema(Schema):
-    worker = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    accelerators = fields.List(fields.String(validate=ACCELERATORS), required=True, validate=validate.Length(min=1))
-    hardware = fields.String(required=True, validate=validate.Length(min=1, max=300))
-
-
-class HeartbeatSchema(Schema):
-    lease = fields.String(required=True)
-    log = fields.String(load_default="", validate=validate.Length(max=64 * 1024))
-
-
-class FailSchema(Schema):
-    lease = fields.String(required=True)
-    failure = fields.String(required=True, validate=validate.Length(min=1, max=10000))
-
-
-class RunnableQuerySchema(Schema):
-    accelerator = fields.List(fields.String(validate=ACCELERATORS), required=True)
-    older_than_s = fields.Float(load_default=10.0, validate=validate.Range(min=0))
-
-
-class RunnableSchema(Schema):
-    jobs = fields.List(fields.Dict())
 
 
 @blp.route("/artifacts/<namespace>/<name>/versions/<reference>/jobs")
 class RequestJob(MethodView):
     @blp.response(201, JobSchema)
     def post(self, namespace, name, reference):
-        """Ask the reference workers to verify this version (the author only)."""
+        """Ask the reference workers to verify this version (its author, or its venue's chairs and reviewers)."""
         session = db_session()
         job = jobs.request_job(session, current_user(), f"{namespace}/{name}", reference)
         current_registry().dispatcher.dispatch(job.id, job.accelerator, jobs.time_budget_s(job.version))

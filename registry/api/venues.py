@@ -2,25 +2,13 @@
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
 
 from registry.api import current_user
 from registry.context import current_registry, db_session
 from registry.services import venues
+from schemas.venues import MemberSchema, VenueSchema
 
 blp = Blueprint("venues", __name__, url_prefix="/api/v1/venues", description="Venues and their committees")
-
-
-class MemberSchema(Schema):
-    user = fields.String(required=True)
-    role = fields.String(load_default="reviewer", validate=validate.OneOf(["chair", "reviewer"]))
-
-
-class VenueSchema(Schema):
-    slug = fields.String()
-    title = fields.String()
-    members = fields.List(fields.Nested(MemberSchema))
-    entries = fields.List(fields.Dict())
 
 
 @blp.route("/<slug>")

@@ -2,7 +2,6 @@
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
 
 from registry.api import current_user
 from registry.context import current_registry, db_session
@@ -12,43 +11,9 @@ from registry.services import verifications
 from registry.services.access import readable_artifact
 from registry.services.badges import badge_states
 from registry.services.versions import resolve_version
-from schemas.verification import SigningKeySchema, SubmissionSchema
+from schemas.verification import BadgeStatesSchema, SigningKeySchema, SubmissionSchema, VerificationSchema
 
 blp = Blueprint("verifications", __name__, url_prefix="/api/v1", description="Verifications, keys and badges")
-
-
-class VerificationSchema(Schema):
-    id = fields.Integer()
-    name = fields.String()
-    version = fields.String()
-    digest = fields.String()
-    verifier = fields.String()
-    role = fields.String()
-    outcome = fields.String()
-    failure = fields.String(allow_none=True)
-    hardware = fields.String()
-    accelerator_used = fields.String()
-    sandbox = fields.String()
-    created_at = fields.DateTime()
-    key_id = fields.String()
-    signature_status = fields.String()
-    claims = fields.List(fields.Dict())
-    environment = fields.Dict()
-    report = fields.Dict()
-
-
-class BadgeStatesSchema(Schema):
-    name = fields.String()
-    version = fields.String()
-    digest = fields.String()
-    yanked = fields.Boolean()
-    available = fields.Boolean()
-    functional = fields.Boolean()
-    reproduced = fields.Boolean()
-    reproduced_state = fields.String()
-    checklist = fields.Boolean()
-    checklist_state = fields.String()
-    verifications = fields.Dict()
 
 
 @blp.route("/keys")
