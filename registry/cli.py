@@ -128,6 +128,28 @@ def users_create(name: str, worker: bool):
 
 
 @main.group()
+def uploads():
+    """Uploads in progress."""
+
+
+@uploads.command("prune")
+@click.option("--older-than", "older_than_s", type=int, default=None,
+              help="Seconds (default: REGISTRY_UPLOAD_TTL_S, one day).")
+def uploads_prune(older_than_s: int | None):
+    """Discard unfinished uploads, and their bytes, started longer ago than the limit (run it from cron)."""
+    from registry.app import create_app
+    from registry.services.uploads import prune_abandoned
+
+    settings = _settings()
+    app = create_app(settings)
+    ctx = app.extensions["registry"]
+    with ctx.sessions() as session:
+        count = prune_abandoned(ctx, session, older_than_s or settings.upload_session_ttl_s)
+    ctx.engine.dispose()
+    click.echo(f"discarded {count} abandoned upload(s)", err=True)
+
+
+@main.group()
 def venues():
     """Venues (conferences) and their artifact-evaluation committees."""
 

@@ -66,4 +66,5 @@ class Settings:
             broker_url=env.get("REGISTRY_BROKER_URL") or None,
             queue_prefix=env.get("REGISTRY_QUEUE_PREFIX", ""),
             job_lease_s=_int(env, "REGISTRY_JOB_LEASE_S", cls.job_lease_s),
+            upload_session_ttl_s=_int(env, "REGISTRY_UPLOAD_TTL_S", cls.upload_session_ttl_s),
         )

@@ -7,6 +7,7 @@ must upload the bytes (which proves they have them) even if the registry already
 
 import secrets
 from collections.abc import Iterable
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -124,6 +125,16 @@ def cancel_upload(ctx: RegistryContext, session: Session, user: User, upload_id:
     upload = get_upload(session, user, upload_id)
     if upload.completed_at is None:
         _abandon(ctx, session, upload)
+
+
+def prune_abandoned(ctx: RegistryContext, session: Session, older_than_s: int) -> int:
+    """Discard unfinished uploads started more than ``older_than_s`` seconds ago, bytes and all."""
+    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    stale = list(session.scalars(select(UploadSession).where(UploadSession.completed_at.is_(None),
+                                                             UploadSession.created_at < cutoff)))
+    for upload in stale:
+        _abandon(ctx, session, upload)
+    return len(stale)
 
 
 def _abandon(ctx: RegistryContext, session: Session, upload: UploadSession) -> None:

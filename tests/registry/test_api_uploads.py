@@ -139,3 +139,28 @@ def test_the_fingerprint_probe_knows_only_what_the_caller_holds_or_is_uploading(
     assert http.post("/api/v1/blobs/probe", json=probe, headers=bob).json == {"known": []}
     http.post("/api/v1/uploads", json={"size": len(DATA), "fingerprint": _fingerprint(DATA)}, headers=bob)
     assert http.post("/api/v1/blobs/probe", json=probe, headers=bob).json == {"known": [_fingerprint(DATA)]}
+
+
+def test_abandoned_uploads_are_pruned_with_their_bytes(app, http, make_user):
+    from datetime import timedelta
+
+    from registry.models import UploadSession
+    from registry.models.base import utcnow
+    from registry.services.uploads import prune_abandoned
+
+    _, alice = make_user("alice")
+    ctx = app.extensions["registry"]
+    old = http.post("/api/v1/uploads", json={"digest": digest_of(DATA), "size": len(DATA)}, headers=alice).json
+    http.patch(f"/api/v1/uploads/{old['id']}", data=DATA[:100], headers={**alice, "Upload-Offset": "0"})
+    fresh = http.post("/api/v1/uploads", json={"size": 10}, headers=alice).json
+    upload(http, alice, b"finished long ago")
+    with ctx.sessions() as session:
+        for row in session.query(UploadSession):
+            row.created_at = utcnow() - timedelta(days=2) if row.id != fresh["id"] else row.created_at
+        session.commit()
+        assert prune_abandoned(ctx, session, 24 * 3600) == 1
+    assert ctx.blobs.upload_offset(old["id"]) == 0
+    assert http.get(f"/api/v1/uploads/{old['id']}", headers=alice).status_code == 404
+    assert http.get(f"/api/v1/uploads/{fresh['id']}", headers=alice).status_code == 200
+    assert http.post("/api/v1/blobs/missing", json={"digests": [digest_of(b"finished long ago")]},
+                     headers=alice).json == {"missing": []}  # completed uploads stay as proof of possession
