@@ -229,12 +229,16 @@ Demo user '{name}' with a new token:
     export REGCTL_URL={url}
     export REGCTL_TOKEN={secret}
 
-Try it:
+Try it (evaluations run in your active environment, so activate the virtualenv first):
 
-    .venv/bin/regctl show {name}/digits-logreg           # published and verified by a reference job
-    .venv/bin/regctl verify {name}/iris-overclaimed      # after: .venv/bin/regctl push examples/iris-overclaimed
-    .venv/bin/regctl push examples/hello                 # a complete example artifact ({name}/hello)
-    .venv/bin/regctl pull {name}/hello -o /tmp/hello
+    . .venv/bin/activate
+    regctl show {name}/digits-logreg             # published and verified by a reference job
+    regctl push examples/iris-overclaimed
+    regctl verify {name}/iris-overclaimed        # re-runs the evaluation here: a claim fails, exit 1
+    regctl push examples/hello                   # a complete example artifact ({name}/hello)
+    regctl pull {name}/hello -o /tmp/hello
+
+Pages: {url}/    API: {url}/api/v1/docs
 """, err=True)
     return secret
 
