@@ -90,9 +90,7 @@ def start_upload(ctx: RegistryContext, session: Session, user: User, digest: str
         raise RegistryError("PAYLOAD_TOO_LARGE", f"a blob may be at most {ctx.settings.max_blob_bytes} bytes",
                             limit=ctx.settings.max_blob_bytes, size=size)
     if digest is None:
-        upload = UploadSession(id=secrets.token_hex(16), user_id=user.id, digest=None, size=size,
-                               fingerprint=fingerprint)
-        session.add(upload)
+        upload = _new_upload(session, user, None, size, fingerprint)
         session.commit()
         return upload_state(ctx, upload)
     blob = session.get(Blob, digest)
@@ -107,11 +105,16 @@ def start_upload(ctx: RegistryContext, session: Session, user: User, digest: str
         if upload is not None:
             upload.digest = digest  # adopt a streamed upload that was interrupted before it was finalised
     if upload is None:
-        upload = UploadSession(id=secrets.token_hex(16), user_id=user.id, digest=digest, size=size,
-                               fingerprint=fingerprint)
-        session.add(upload)
+        upload = _new_upload(session, user, digest, size, fingerprint)
     session.commit()
     return upload_state(ctx, upload)
+
+
+def _new_upload(session: Session, user: User, digest: str | None, size: int, fingerprint: str | None):
+    upload = UploadSession(id=secrets.token_hex(16), user_id=user.id, digest=digest, size=size,
+                           fingerprint=fingerprint)
+    session.add(upload)
+    return upload
 
 
 def get_upload(session: Session, user: User, upload_id: str) -> UploadSession:
