@@ -23,6 +23,8 @@ class RunSchema(Schema):
     stderr_tail = fields.String(required=True, validate=validate.Length(max=64 * 1024))
     metrics = fields.Dict(allow_none=True, required=True)
     error = fields.String(allow_none=True, load_default=None)
+    #: each limit the run was held to, its value and the mechanism that enforced it
+    limits = fields.Dict(load_default=dict)
 
 
 class ClaimVerdictSchema(Schema):
