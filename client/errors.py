@@ -88,6 +88,7 @@ SERVER_CODES: dict[str, type[RegctlError]] = {
     "DIGEST_MISMATCH": IntegrityError,
     "SIZE_MISMATCH": IntegrityError,
     "PAYLOAD_TOO_LARGE": UsageError,
+    "URI_TOO_LONG": UsageError,
     "UNSUPPORTED_MEDIA_TYPE": UsageError,
     "INVALID_SIGNATURE": IntegrityError,
     "INVALID_REPORT": UsageError,
