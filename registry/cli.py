@@ -150,6 +150,58 @@ def uploads_prune(older_than_s: int | None):
 
 
 @main.group()
+def storage():
+    """Blob storage."""
+
+
+@storage.command("fsck")
+@click.option("--dry-run", is_flag=True, help="Report damaged blobs but leave them in place.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object on stdout.")
+def storage_fsck(dry_run: bool, as_json: bool):
+    """Re-hash every stored blob; move each damaged one to the quarantine folder next to the blobs (kept for
+    inspection, never served). A quarantined blob counts as missing: the next push of its bytes stores it again
+    and its versions are served again.
+
+    Prints a one-line summary, then one line per damaged, missing or still quarantined blob.
+
+    \b
+    Exit codes:
+      0  every stored blob is sound
+      3  damage found: blobs damaged (quarantined unless --dry-run), missing, or awaiting a new upload
+      1  the check could not run (configuration, database); 2 usage error
+    """
+    import json
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from registry.app import create_app
+    from registry.services.integrity import fsck
+
+    app = create_app(_settings())
+    ctx = app.extensions["registry"]
+    try:
+        with ctx.sessions() as session:
+            report = fsck(ctx, session, quarantine=not dry_run)
+    except SQLAlchemyError as err:
+        detail = getattr(err, "orig", None) or err
+        raise click.ClickException(f"the database could not be read: {detail}") from None
+    finally:
+        ctx.engine.dispose()
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        click.echo(report.summary())
+        for entry in report.damaged:
+            where = f"quarantined at {entry['quarantined_at']}" if entry["quarantined_at"] else "left in place"
+            click.echo(f"damaged  {entry['digest']}  {entry['size']} bytes hash to {entry['actual']}; {where}")
+        for digest in report.missing:
+            click.echo(f"missing  {digest}")
+        for digest in report.awaiting_upload:
+            click.echo(f"awaiting upload  {digest}  (quarantined earlier)")
+    sys.exit(0 if report.sound else 3)
+
+
+@main.group()
 def venues():
     """Venues (conferences) and their artifact-evaluation committees."""
 

@@ -2,7 +2,8 @@
 
 Bytes become a visible blob only after their SHA-256 and size match what the client declared. A user may
 only build on blobs they hold: blobs of versions they can read, or blobs they uploaded themselves. Anyone else
-must upload the bytes (which proves they have them) even if the registry already stores them.
+must upload the bytes (which proves they have them) even if the registry already stores them, and is answered
+exactly as if it did not: nothing tells them whether, or at which size, content they do not hold is stored.
 """
 
 import secrets
@@ -18,12 +19,15 @@ from registry.errors import RegistryError
 from registry.models import Artifact, Blob, UploadSession, User, Version, VersionFile
 from registry.models.base import utcnow
 from registry.services.access import readable_artifact_filter
+from registry.services.integrity import quarantined_digests, record_repair, stored_copy_is_sound
 from registry.storage import OffsetMismatch
 from schemas.digests import FINGERPRINT_EDGE, PipelinedHasher, fingerprint, format_digest
 
 
 def held_digests(session: Session, user: User | None, digests: Iterable[str]) -> set[str]:
-    """The digests among ``digests`` that are stored and that ``user`` may use in a version."""
+    """The digests among ``digests`` that are stored and that ``user`` may use in a version.
+
+    A blob quarantined as damaged is held by nobody until its bytes are uploaded again."""
     wanted = set(digests)
     if not wanted:
         return set()
@@ -42,7 +46,7 @@ def held_digests(session: Session, user: User | None, digests: Iterable[str]) ->
         )
         held |= set(session.scalars(uploaded))
     present = set(session.scalars(select(Blob.digest).where(Blob.digest.in_(held)))) if held else set()
-    return present
+    return present - quarantined_digests(session, present)
 
 
 def known_fingerprints(session: Session, user: User, fingerprints: list[str]) -> list[str]:
@@ -93,11 +97,11 @@ def start_upload(ctx: RegistryContext, session: Session, user: User, digest: str
         upload = _new_upload(session, user, None, size, fingerprint)
         session.commit()
         return upload_state(ctx, upload)
-    blob = session.get(Blob, digest)
-    if blob is not None and blob.size != size:
-        raise RegistryError("BLOB_SIZE_MISMATCH", f"{digest} is stored with size {blob.size}, not {size}",
-                            digest=digest, stored_size=blob.size, size=size)
-    if digest in held_digests(session, user, [digest]):
+    if digest in held_digests(session, user, [digest]):  # only content the caller holds is answered from storage
+        blob = session.get(Blob, digest)
+        if blob.size != size:
+            raise RegistryError("BLOB_SIZE_MISMATCH", f"{digest} is stored with size {blob.size}, not {size}",
+                                digest=digest, stored_size=blob.size, size=size)
         return {"id": None, "digest": digest, "size": size, "offset": size, "complete": True}
     upload = _open_upload(session, user, size, digest=digest)
     if upload is None and fingerprint:
@@ -231,7 +235,7 @@ def _finish(ctx: RegistryContext, session: Session, upload: UploadSession, actua
         _abandon(ctx, session, upload)
         raise RegistryError("DIGEST_MISMATCH", f"the uploaded bytes hash to {actual_digest}, not {expected}; "
                             "nothing was stored", expected=expected, actual=actual_digest)
-    ctx.blobs.commit(upload.id, upload.digest, upload.size)
+    repair = _store_blob(ctx, session, upload)
     if session.get(Blob, upload.digest) is None:
         session.add(Blob(digest=upload.digest, size=upload.size,
                          fingerprint=stored_fingerprint(ctx, upload.digest, upload.size)))
@@ -240,6 +244,28 @@ def _finish(ctx: RegistryContext, session: Session, upload: UploadSession, actua
         except IntegrityError:  # committed meanwhile by a concurrent upload of the same content
             session.rollback()
             upload = session.get(UploadSession, upload.id)
+    if repair:
+        record_repair(session, session.get(User, upload.user_id), upload.digest, repair)
     upload.completed_at = utcnow()
     session.commit()
     return upload_state(ctx, upload)
+
+
+def _store_blob(ctx: RegistryContext, session: Session, upload: UploadSession) -> str | None:
+    """Put the verified upload in place as its blob; returns why, when it repairs a damaged or quarantined copy.
+
+    A stored copy the upload meets is kept only if its size and digest check out. Hashing it costs one read of
+    the blob, and happens only here: content the caller already holds is never uploaded (the missing-blob query
+    and POST /uploads answer it as complete), so a commit meets a stored copy only when someone who did not hold
+    the content has just sent all of its bytes, which costs more than reading them back once."""
+    digest, size = upload.digest, upload.size
+    stored_size = ctx.blobs.size(digest)
+    if stored_size is not None and stored_copy_is_sound(ctx.blobs, digest, size):
+        ctx.blobs.commit(upload.id, digest, size)  # the stored copy stays; the upload is discarded
+        return None
+    ctx.blobs.commit(upload.id, digest, size, replace=True)
+    if stored_size is not None:
+        return f"replaced a damaged stored copy ({stored_size} bytes)"
+    if session.get(Blob, digest) is not None:
+        return "stored again: the stored copy had been quarantined or lost"
+    return None

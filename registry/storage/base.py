@@ -47,11 +47,23 @@ class BlobStore(ABC):
     def read_upload(self, upload_id: str, chunk_size: int = 1 << 20) -> Iterator[bytes]: ...
 
     @abstractmethod
-    def commit(self, upload_id: str, digest: str, size: int) -> None:
-        """Move a complete upload into place as blob ``digest``; idempotent when the blob exists.
+    def commit(self, upload_id: str, digest: str, size: int, replace: bool = False) -> None:
+        """Move a complete upload into place as blob ``digest``, atomically (readers see the old copy or the new
+        one, never a partial file). An upload never appended to is an empty blob.
 
-        The caller has verified the digest while the bytes streamed in; the store re-checks the size.
+        The caller has verified the digest while the bytes streamed in; the store re-checks the size. When the
+        blob exists with that size the upload is discarded, unless ``replace`` (the caller found the stored copy
+        damaged): then the upload takes its place.
         """
 
     @abstractmethod
     def discard(self, upload_id: str) -> None: ...
+
+    @abstractmethod
+    def digests(self) -> Iterator[str]:
+        """Every committed blob's digest, one at a time (a walk of the store, not a listing held in memory)."""
+
+    @abstractmethod
+    def quarantine(self, digest: str) -> str:
+        """Move a committed blob that failed its check out of service, keeping it for inspection; returns where
+        it now lies. The blob is then absent (never served) until a verified upload commits it again."""

@@ -1,16 +1,20 @@
 """Blobs on the local filesystem. This module alone knows the layout::
 
-    <root>/blobs/sha256/<2 hex>/<64 hex>     committed blobs, read-only
-    <root>/uploads/<upload id>               uploads in progress
+    <root>/blobs/sha256/<2 hex>/<64 hex>              committed blobs, read-only
+    <root>/uploads/<upload id>                        uploads in progress
+    <root>/quarantine/sha256/<64 hex>.<UTC time>      blobs that failed a check, kept for inspection, never served
 """
 
 import fcntl
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from registry.storage.base import BlobStore, OffsetMismatch
+
+HEX = frozenset("0123456789abcdef")
 
 
 class LocalBlobStore(BlobStore):
@@ -18,12 +22,13 @@ class LocalBlobStore(BlobStore):
         self.root = Path(root)
         self._blobs = self.root / "blobs" / "sha256"
         self._uploads = self.root / "uploads"
+        self._quarantine = self.root / "quarantine" / "sha256"
         self._blobs.mkdir(parents=True, exist_ok=True)
         self._uploads.mkdir(parents=True, exist_ok=True)
 
     def _blob_path(self, digest: str) -> Path:
         algorithm, _, hexdigest = digest.partition(":")
-        if algorithm != "sha256" or len(hexdigest) != 64 or not all(c in "0123456789abcdef" for c in hexdigest):
+        if algorithm != "sha256" or not _is_hex64(hexdigest):
             raise ValueError(f"not a sha256 digest: {digest!r}")
         return self._blobs / hexdigest[:2] / hexdigest
 
@@ -84,20 +89,41 @@ class LocalBlobStore(BlobStore):
             while chunk := handle.read(chunk_size):
                 yield chunk
 
-    def commit(self, upload_id: str, digest: str, size: int) -> None:
+    def commit(self, upload_id: str, digest: str, size: int, replace: bool = False) -> None:
         source = self._upload_path(upload_id)
         target = self._blob_path(digest)
-        if target.is_file() and target.stat().st_size == size:
+        if not replace and target.is_file() and target.stat().st_size == size:
             source.unlink(missing_ok=True)
             return
-        actual = source.stat().st_size
+        if size == 0 and not source.exists():  # an empty file: no byte was ever appended
+            source.touch(mode=0o600)
+        actual = self.upload_offset(upload_id)
         if actual != size:
             raise ValueError(f"upload {upload_id} holds {actual} bytes, expected {size}")
         with open(source, "rb") as handle:
             os.fsync(handle.fileno())
         os.chmod(source, 0o444)
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(source, target)
+        os.replace(source, target)  # the upload is the temporary file: one rename puts it in place
 
     def discard(self, upload_id: str) -> None:
         self._upload_path(upload_id).unlink(missing_ok=True)
+
+    def digests(self) -> Iterator[str]:
+        for prefix in sorted(entry.name for entry in os.scandir(self._blobs) if entry.is_dir()):
+            with os.scandir(self._blobs / prefix) as entries:
+                for entry in entries:
+                    if entry.is_file() and entry.name.startswith(prefix) and _is_hex64(entry.name):
+                        yield f"sha256:{entry.name}"
+
+    def quarantine(self, digest: str) -> str:
+        """Raises FileNotFoundError when the blob is absent."""
+        source = self._blob_path(digest)
+        self._quarantine.mkdir(parents=True, exist_ok=True)
+        target = self._quarantine / f"{source.name}.{datetime.now(UTC):%Y%m%dT%H%M%S.%fZ}"
+        os.replace(source, target)
+        return str(target)
+
+
+def _is_hex64(text: str) -> bool:
+    return len(text) == 64 and HEX.issuperset(text)

@@ -164,3 +164,44 @@ def test_abandoned_uploads_are_pruned_with_their_bytes(app, http, make_user):
     assert http.get(f"/api/v1/uploads/{fresh['id']}", headers=alice).status_code == 200
     assert http.post("/api/v1/blobs/missing", json={"digests": [digest_of(b"finished long ago")]},
                      headers=alice).json == {"missing": []}  # completed uploads stay as proof of possession
+
+
+def test_an_empty_file_commits_without_a_byte_being_sent(app, http, make_user):
+    _, alice = make_user("alice")
+    empty = digest_of(b"")
+    for start in ({"digest": empty, "size": 0, "fingerprint": _fingerprint(b"")},
+                  {"size": 0, "fingerprint": _fingerprint(b"")}):
+        state = http.post("/api/v1/uploads", json=start, headers=alice).json
+        if state["complete"]:
+            continue
+        done = http.put(f"/api/v1/uploads/{state['id']}", json={"digest": empty}, headers=alice)
+        assert done.status_code == 200, done.json
+        assert done.json["complete"] is True and done.json["size"] == 0
+    assert b"".join(app.extensions["registry"].blobs.read(empty)) == b""
+    assert http.post("/api/v1/blobs/missing", json={"digests": [empty]}, headers=alice).json == {"missing": []}
+
+
+def test_a_blob_quarantined_by_fsck_is_missing_until_its_bytes_come_again(app, http, make_user):
+    from registry.services.integrity import fsck
+
+    _, alice = make_user("alice")
+    assert publish(http, alice, FILES).status_code == 201
+    ctx = app.extensions["registry"]
+    weights = FILES["weights/model.safetensors"]
+    digest = digest_of(weights)
+    path = ctx.blobs.local_path(digest)
+    path.chmod(0o644)
+    path.write_bytes(weights[::-1])
+    with ctx.sessions() as session:
+        report = fsck(ctx, session)
+    assert [entry["digest"] for entry in report.damaged] == [digest] and report.checked == len(FILES)
+
+    assert http.post("/api/v1/blobs/missing", json={"digests": [digest]}, headers=alice).json == {"missing": [digest]}
+    download = http.get(f"/api/v1/artifacts/alice/resnet/blobs/{digest}")
+    assert download.status_code == 404 and download.json["error"]["code"] == "NOT_FOUND"
+    state = upload(http, alice, weights)
+    assert state["complete"] is True and state["id"] is not None  # the bytes were sent, not taken as held
+    assert http.post("/api/v1/blobs/missing", json={"digests": [digest]}, headers=alice).json == {"missing": []}
+    assert http.get(f"/api/v1/artifacts/alice/resnet/blobs/{digest}").data == weights
+    with ctx.sessions() as session:
+        assert fsck(ctx, session).sound

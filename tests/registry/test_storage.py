@@ -1,6 +1,7 @@
 """One conformance suite for every BlobStore backend."""
 
 import hashlib
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,22 @@ def digest_of(data: bytes) -> str:
 @pytest.fixture(params=["local"])
 def store(request, tmp_path):
     return LocalBlobStore(tmp_path / "blobs")
+
+
+def damage(store, digest: str, data: bytes) -> None:
+    """Overwrite a committed blob's bytes behind the store's back, as a failing disk or an operator would."""
+    if isinstance(store, LocalBlobStore):
+        path = store.local_path(digest)
+        path.chmod(0o644)
+        path.write_bytes(data)
+        return
+    raise NotImplementedError(f"no way to damage a {type(store).__name__} blob in the tests")
+
+
+def commit_bytes(store, upload_id: str, data: bytes) -> str:
+    store.append(upload_id, 0, [data])
+    store.commit(upload_id, digest_of(data), len(data))
+    return digest_of(data)
 
 
 def test_append_commit_and_read_back(store):
@@ -68,3 +85,71 @@ def test_discard_and_unknown_blobs(store):
         store.exists("md5:abc")
     with pytest.raises(ValueError):
         store.upload_offset("../etc")
+
+
+def test_an_upload_that_never_received_a_byte_commits_as_the_empty_blob(store):
+    empty = digest_of(b"")
+    store.commit("neverappended", empty, 0)
+    assert store.exists(empty) and store.size(empty) == 0
+    assert b"".join(store.read(empty)) == b""
+    assert list(store.digests()) == [empty]
+    with pytest.raises(ValueError):
+        store.commit("alsoneverappended", digest_of(b"x"), 1)
+    assert not store.exists(digest_of(b"x"))
+
+
+def test_commit_keeps_the_stored_copy_unless_told_to_replace_it(store):
+    data = b"weights" * 1000
+    digest = commit_bytes(store, "a", data)
+    damage(store, digest, b"X" * len(data))
+    store.append("b", 0, [data])
+    store.commit("b", digest, len(data))  # the caller found nothing wrong: the stored copy stays
+    assert b"".join(store.read(digest)) == b"X" * len(data)
+    assert store.upload_offset("b") == 0
+
+    store.append("c", 0, [data])
+    store.commit("c", digest, len(data), replace=True)
+    assert b"".join(store.read(digest)) == data
+    assert store.upload_offset("c") == 0
+
+
+def test_replacing_a_blob_leaves_an_open_reader_on_a_whole_copy(store):
+    data = b"0123456789" * 300_000
+    digest = commit_bytes(store, "a", data)
+    damage(store, digest, b"Z" * len(data))
+    reader = store.read(digest, chunk_size=1000)
+    first = next(reader)
+    store.append("b", 0, [data])
+    store.commit("b", digest, len(data), replace=True)
+    assert first + b"".join(reader) == b"Z" * len(data)  # the old copy, never a mix of the two
+    assert b"".join(store.read(digest)) == data
+
+
+def test_digests_walks_every_committed_blob(store):
+    committed = {commit_bytes(store, f"u{index}", f"blob {index}".encode()) for index in range(50)}
+    store.append("unfinished", 0, [b"not a blob yet"])
+    assert sorted(store.digests()) == sorted(committed)
+
+
+def test_a_quarantined_blob_is_kept_aside_and_no_longer_served(store):
+    data = b"checkpoint" * 10_000
+    digest = commit_bytes(store, "a", data)
+    other = commit_bytes(store, "b", b"an unrelated blob")
+    damage(store, digest, b"rotten" + data[6:])
+
+    location = store.quarantine(digest)
+    assert not store.exists(digest) and store.size(digest) is None
+    with pytest.raises(FileNotFoundError):
+        b"".join(store.read(digest))
+    assert list(store.digests()) == [other]
+    assert location and digest.split(":")[1] in location
+    if isinstance(store, LocalBlobStore):
+        assert Path(location).read_bytes() == b"rotten" + data[6:]  # kept for inspection
+    with pytest.raises(FileNotFoundError):
+        store.quarantine(digest)
+
+    repaired = commit_bytes(store, "c", data)  # the next upload of the right bytes stores it again
+    assert repaired == digest and b"".join(store.read(digest)) == data
+    store.quarantine(digest)
+    commit_bytes(store, "d", data)
+    assert b"".join(store.read(digest)) == data  # a second quarantine does not clash with the first
