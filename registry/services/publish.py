@@ -5,7 +5,7 @@ import json
 import yaml
 from marshmallow import ValidationError
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from registry.context import RegistryContext
@@ -29,14 +29,43 @@ from schemas.checklist import mechanical_warnings
 from schemas.errors import flatten_messages
 from schemas.manifest import canonical_manifest, manifest_bytes, manifest_digest
 
+#: a publish that lost a race to a concurrent one is retried; the retry reads what the winner wrote
+PUBLISH_ATTEMPTS = 3
+
 
 def publish(ctx: RegistryContext, session: Session, user: User | None, full_name: str, version: str,
             manifest: dict, visibility: str) -> tuple[Version, bool]:
     """Publish ``full_name@version``; returns the version and whether it was created (False: identical
-    content was already published, a no-op apart from the artifact's visibility)."""
-    namespace = writable_namespace(session, user, split_name(full_name)[0])
+    content was already published, a no-op apart from the artifact's visibility).
+
+    Two publishes of a new version (or a new artifact) may run at once: the loser's insert breaks a unique
+    constraint (PostgreSQL then aborts its transaction; SQLite may refuse a write on a stale snapshot). It rolls
+    back and tries again, and then finds the winner's version: the same content is an idempotent success,
+    other content is VERSION_EXISTS."""
+    namespace_name = writable_namespace(session, user, split_name(full_name)[0]).name
     manifest = _validated(manifest, full_name, version)
     digest = manifest_digest(manifest)
+    for attempt in range(1, PUBLISH_ATTEMPTS + 1):
+        try:
+            return _publish_once(ctx, session, user, namespace_name, full_name, manifest, digest, visibility)
+        except (IntegrityError, OperationalError) as err:
+            session.rollback()
+            if attempt == PUBLISH_ATTEMPTS or not _lost_a_race(err):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _lost_a_race(err: Exception) -> bool:
+    """Whether a failed write lost to a concurrent transaction (and a retry will see the winner's rows)."""
+    if isinstance(err, IntegrityError):
+        return True
+    original = getattr(err, "orig", None)
+    return getattr(original, "sqlstate", None) in ("40001", "40P01") or "database is locked" in str(original)
+
+
+def _publish_once(ctx: RegistryContext, session: Session, user: User, namespace_name: str, full_name: str,
+                  manifest: dict, digest: str, visibility: str) -> tuple[Version, bool]:
+    version = manifest["version"]
     artifact = find_artifact(session, full_name)
     if artifact is not None:
         existing = session.scalar(select(Version).where(Version.artifact_id == artifact.id,
@@ -46,6 +75,7 @@ def publish(ctx: RegistryContext, session: Session, user: User | None, full_name
     _check_blobs(session, user, manifest["files"])
     training_config = _parse_training_config(ctx, manifest)
     if artifact is None:
+        namespace = writable_namespace(session, user, namespace_name)
         artifact = Artifact(namespace_id=namespace.id, name=split_name(full_name)[1], visibility=visibility)
         session.add(artifact)
         session.flush()
@@ -54,13 +84,7 @@ def publish(ctx: RegistryContext, session: Session, user: User | None, full_name
         _set_visibility(session, user, artifact, visibility)
     row = _insert_version(session, user, artifact, manifest, digest, training_config)
     audit.record(session, user, "version.publish", f"{full_name}@{version}", digest=digest)
-    try:
-        session.commit()
-    except IntegrityError:  # the same version was published concurrently
-        session.rollback()
-        artifact = find_artifact(session, full_name)
-        existing = resolve_version(session, artifact, version)
-        return _republish(session, user, artifact, existing, digest, visibility), False
+    session.commit()
     return row, True
 
 
