@@ -12,6 +12,7 @@ import yaml
 from marshmallow import ValidationError
 
 from client.errors import InvalidProjectError
+from schemas.bounded_yaml import load_bounded_yaml, to_json_data
 from schemas.errors import flatten_messages
 from schemas.manifest import MANIFEST_VERSION, AuthorFileSchema, canonical_manifest
 from schemas.names import normalise_relative_path
@@ -84,8 +85,9 @@ def load_project(folder: Path) -> Project:
     author = None
     try:
         author = AuthorFileSchema().load(raw)
-    except ValidationError as err:
-        problems.update(flatten_messages(err.messages))
+    except ValidationError as err:  # a side file that could not be read is already reported, with the reason
+        problems.update({key: messages for key, messages in flatten_messages(err.messages).items()
+                         if key not in problems})
     patterns = raw.get("files") if isinstance(raw.get("files"), list) else []
     files = _resolve_files(folder, patterns, problems)  # path problems are listed with the schema's
     if author is None:
@@ -93,7 +95,7 @@ def load_project(folder: Path) -> Project:
     project = Project(folder=folder, author=author, files=files)
     config = (author.get("training") or {}).get("config")
     if config and config in {f.path for f in project.files}:
-        _read_side_file(folder, config, "training.config", problems)
+        _read_side_file(folder, config, "training.config", problems, as_json=True)
     if not problems:
         try:  # the cross-field rules of the manifest, before anything is hashed
             project.manifest(dict.fromkeys((f.path for f in project.files), PLACEHOLDER_DIGEST))
@@ -110,18 +112,21 @@ def _invalid(folder: Path, problems: dict[str, list[str]]) -> InvalidProjectErro
                                code="INVALID_PROJECT", details={"problems": problems})
 
 
-def _read_yaml(path: Path, label: str, problems: dict, required: bool = False):
+def _read_yaml(path: Path, label: str, problems: dict, required: bool = False, as_json: bool = False):
+    """The parsed file, or None with the reason added to ``problems``; ``as_json``: as the registry will store it
+    (aliases expanded, bounded like the registry's own parsing)."""
     try:
         if path.stat().st_size > MAX_SIDE_FILE_BYTES:
             problems.setdefault(label, []).append(f"{path.name} is larger than {MAX_SIDE_FILE_BYTES} bytes")
             return None
         with open(path, encoding="utf-8") as handle:
-            return yaml.safe_load(handle)
+            data = load_bounded_yaml(handle.read())
+        return to_json_data(data, max_bytes=2 * MAX_SIDE_FILE_BYTES) if as_json else data
     except FileNotFoundError:
         problems.setdefault(label, []).append(
             f"{path} does not exist" + ("; create one (see the README)" if required else ""))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
-        problems.setdefault(label, []).append(f"cannot read {path.name}: {err}".replace("\n", " "))
+        problems.setdefault(label, []).append(" ".join(f"cannot read {path.name}: {err}".split()))
     return None
 
 
@@ -140,12 +145,12 @@ def _inside(folder: Path, relative: str, label: str, problems: dict) -> Path | N
     return folder / relative
 
 
-def _read_side_file(folder: Path, relative, label: str, problems: dict):
+def _read_side_file(folder: Path, relative, label: str, problems: dict, as_json: bool = False):
     if not isinstance(relative, str):
         problems.setdefault(label, []).append("must be a file path or a mapping")
         return None
     path = _inside(folder, relative, label, problems)
-    return _read_yaml(path, label, problems) if path is not None else None
+    return _read_yaml(path, label, problems, as_json=as_json) if path is not None else None
 
 
 def _resolve_files(folder: Path, patterns: list[str], problems: dict) -> list[LocalFile]:

@@ -6,6 +6,8 @@ import shlex
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from schemas.names import validate_multi_line, validate_one_line
+
 CHECKLIST_VERSION = "pineau-v2.0"
 
 ITEMS: dict[str, str] = {
@@ -65,8 +67,9 @@ class AnswerField(fields.String):
 
 class ChecklistAnswerSchema(Schema):
     answer = AnswerField(required=True)
-    justification = fields.String(required=True, validate=validate.Length(min=1, max=4000))
-    evidence = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1024))
+    justification = fields.String(required=True, validate=[validate.Length(min=1, max=4000), validate_multi_line])
+    evidence = fields.String(load_default=None, allow_none=True,
+                             validate=[validate.Length(max=1024), validate_one_line])
 
 
 class ChecklistField(fields.Field):

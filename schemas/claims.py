@@ -4,6 +4,8 @@ import math
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from schemas.names import validate_multi_line, validate_one_line
+
 TOLERANCE_KINDS = ("abs", "rel", "min", "max")
 
 
@@ -40,13 +42,14 @@ class ToleranceSchema(Schema):
 
 
 class ClaimSchema(Schema):
-    metric = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    metric = fields.String(required=True, validate=[validate.Length(min=1, max=200), validate_one_line])
     value = FiniteFloat(required=True)
-    dataset = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    dataset = fields.String(required=True, validate=[validate.Length(min=1, max=300), validate_one_line])
     tolerance = fields.Nested(ToleranceSchema, required=True)
     std = FiniteFloat(load_default=None, allow_none=True, validate=validate.Range(min=0))
     n_runs = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1))
-    description = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    description = fields.String(load_default=None, allow_none=True,
+                                validate=[validate.Length(max=2000), validate_multi_line])
 
     @validates_schema
     def _spread_needs_runs(self, data, **kwargs):

@@ -17,6 +17,9 @@ from schemas.names import (
     normalise_relative_path,
     validate_digest,
     validate_full_name,
+    validate_multi_line,
+    validate_nested_text,
+    validate_one_line,
     validate_semver,
 )
 
@@ -31,11 +34,12 @@ class RelativePath(fields.String):
 
 
 class PaperSchema(Schema):
-    title = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    title = fields.String(required=True, validate=[validate.Length(min=1, max=500), validate_one_line])
     url = fields.Url(load_default=None, allow_none=True, schemes={"http", "https"})
     venue = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(
         VENUE_RE, error="venue must be a short slug such as neurips-2026"))
-    authors = fields.List(fields.String(validate=validate.Length(min=1, max=200)), load_default=list)
+    authors = fields.List(fields.String(validate=[validate.Length(min=1, max=200), validate_one_line]),
+                          load_default=list)
 
 
 class CodeSchema(Schema):
@@ -45,7 +49,7 @@ class CodeSchema(Schema):
 
 
 class ComputeSchema(Schema):
-    hardware = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    hardware = fields.String(required=True, validate=[validate.Length(min=1, max=300), validate_one_line])
     gpu_hours = FiniteFloat(load_default=None, allow_none=True, validate=validate.Range(min=0))
 
 
@@ -56,8 +60,9 @@ class TrainingSchema(Schema):
 
 
 class EthicsSchema(Schema):
-    statement = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=20000))
-    bias_evaluations = fields.List(fields.Dict(), load_default=list)
+    statement = fields.String(load_default=None, allow_none=True,
+                              validate=[validate.Length(max=20000), validate_multi_line])
+    bias_evaluations = fields.List(fields.Dict(validate=validate_nested_text), load_default=list)
     detector = fields.String(load_default=None, allow_none=True, validate=validate_full_name)
 
 
@@ -71,9 +76,9 @@ class _VersionMetadataSchema(Schema):
 
     name = fields.String(required=True, validate=validate_full_name)
     version = fields.String(required=True, validate=validate_semver)
-    title = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    title = fields.String(required=True, validate=[validate.Length(min=1, max=300), validate_one_line])
     paper = fields.Nested(PaperSchema, load_default=None, allow_none=True)
-    license = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    license = fields.String(required=True, validate=[validate.Length(min=1, max=100), validate_one_line])
     training = fields.Nested(TrainingSchema, load_default=None, allow_none=True)
     checklist = ChecklistField(required=True)
     claims = fields.List(fields.Nested(ClaimSchema), load_default=list)
@@ -90,7 +95,7 @@ class _VersionMetadataSchema(Schema):
 class AuthorFileSchema(_VersionMetadataSchema):
     """``regctl.yaml`` after its checklist file, if named, has been read in."""
 
-    files = fields.List(fields.String(validate=validate.Length(min=1, max=1024)), required=True,
+    files = fields.List(fields.String(validate=[validate.Length(min=1, max=1024), validate_one_line]), required=True,
                         validate=validate.Length(min=1, error="list at least one file or glob"))
     release = fields.Nested(ReleaseSchema, load_default=lambda: {"visibility": "public"})
 
@@ -99,7 +104,8 @@ class FileEntrySchema(Schema):
     path = RelativePath(required=True)
     size = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
     sha256 = fields.String(required=True, validate=validate_digest)
-    media_type = fields.String(load_default="application/octet-stream", validate=validate.Length(min=1, max=200))
+    media_type = fields.String(load_default="application/octet-stream",
+                               validate=[validate.Length(min=1, max=200), validate_one_line])
 
 
 class ManifestSchema(_VersionMetadataSchema):

@@ -1,14 +1,26 @@
 """The JSON API under /api/v1 (flask-smorest): HTTP only — parse, call a service, serialise."""
 
+import json
+import math
+
 from flask import Flask, g, request
 from flask_smorest import Api
 
 from registry.context import db_session
 from registry.errors import RegistryError
 from registry.services.auth import authenticate
+from schemas.errors import ErrorEnvelopeSchema
 
 #: query parameters that would put a secret into URLs (and so into logs and browser history)
 TOKEN_QUERY_PARAMETERS = ("token", "access_token", "api_key", "apikey", "auth")
+#: how deeply a JSON request body may nest; deeper bodies are refused before any schema sees them
+MAX_JSON_DEPTH = 64
+
+
+class RegistryApi(Api):
+    """flask-smorest, documenting the error envelope the registry really answers with."""
+
+    ERROR_SCHEMA = ErrorEnvelopeSchema
 
 
 def register_api(app: Flask) -> Api:
@@ -17,7 +29,7 @@ def register_api(app: Flask) -> Api:
     app.config.setdefault("OPENAPI_VERSION", "3.0.3")
     app.config.setdefault("OPENAPI_URL_PREFIX", "/api/v1")
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
-    api = Api(app, spec_kwargs={"components": {"securitySchemes": {
+    api = RegistryApi(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}})
     from registry.api import artifacts, blobs, jobs, users, venues, verifications
 
@@ -29,6 +41,7 @@ def register_api(app: Flask) -> Api:
     @app.before_request
     def _authenticate():
         if request.blueprint in names:
+            check_json_body()
             authenticate_request()
 
     @app.after_request
@@ -36,6 +49,63 @@ def register_api(app: Flask) -> Api:
         return private_when_authenticated(response) if request.blueprint in names else response
 
     return api
+
+
+def check_json_body() -> None:
+    """Refuse a JSON body nested deeper than MAX_JSON_DEPTH (at a few thousand levels the parser itself gives up),
+    holding a lone surrogate (text with no UTF-8 form) or NaN/Infinity (not JSON): each would fail later, when the
+    data is validated, stored, signed or shown. Invalid JSON is left to the schema parser, which reports it."""
+    if not request.is_json:
+        return
+    try:
+        data = json.loads(request.get_data(cache=True), parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise _too_deep() from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return
+    except ValueError as err:  # NaN, Infinity, 1e999, an integer of more than 4300 digits
+        raise RegistryError("BAD_REQUEST", f"the JSON body holds a number this registry cannot hold: {err}") from None
+    _check_parsed_json(data)
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError(f"{text[:40]} is too large for a double")
+    return number
+
+
+def _too_deep() -> RegistryError:
+    return RegistryError("BAD_REQUEST", f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep",
+                         limit=MAX_JSON_DEPTH)
+
+
+def _check_parsed_json(data) -> None:
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise _too_deep()
+        if isinstance(value, dict):
+            stack.extend((key, depth) for key in value)
+            stack.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str) and not _is_encodable(value):
+            raise RegistryError("BAD_REQUEST", "the JSON body holds a lone UTF-16 surrogate (\\ud800 to \\udfff), "
+                                "which is not text")
+
+
+def _is_encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def authenticate_request() -> None:

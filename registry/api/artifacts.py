@@ -71,7 +71,7 @@ class BlobView(MethodView):
         registry = current_registry()
         session = db_session()
         artifact = readable_artifact(session, current_user(), f"{namespace}/{name}")
-        if not DIGEST_RE.match(digest) or not artifact_holds_blob(session, artifact, digest):
+        if not DIGEST_RE.fullmatch(digest) or not artifact_holds_blob(session, artifact, digest):
             raise RegistryError("NOT_FOUND", f"{artifact.full_name} has no blob {digest}", digest=digest)
         size = registry.blobs.size(digest)
         if size is None:

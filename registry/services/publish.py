@@ -1,7 +1,5 @@
 """Publishing versions: validate the manifest, check every blob, then write the version in one transaction."""
 
-import json
-
 import yaml
 from marshmallow import ValidationError
 from sqlalchemy import select
@@ -25,6 +23,7 @@ from registry.services import audit
 from registry.services.access import find_artifact, readable_artifact, split_name, writable_namespace
 from registry.services.uploads import held_digests
 from registry.services.versions import resolve_version
+from schemas.bounded_yaml import YamlTooLarge, load_bounded_yaml, to_json_data
 from schemas.checklist import mechanical_warnings
 from schemas.errors import flatten_messages
 from schemas.manifest import canonical_manifest, manifest_bytes, manifest_digest
@@ -150,12 +149,15 @@ def _parse_training_config(ctx: RegistryContext, manifest: dict):
     if entry["size"] > limit:
         raise RegistryError("INVALID_TRAINING_CONFIG", f"{path} is larger than {limit} bytes", path=path)
     text = b"".join(ctx.blobs.read(entry["sha256"]))
-    try:
-        parsed = yaml.safe_load(text.decode("utf-8"))
-    except (UnicodeDecodeError, yaml.YAMLError) as err:
-        raise RegistryError("INVALID_TRAINING_CONFIG", f"{path} is not valid YAML or JSON: {err}",
+    try:  # stored as JSON and shown on the version's page: aliases must not make it grow past twice the file limit
+        return to_json_data(load_bounded_yaml(text.decode("utf-8")), max_bytes=2 * limit)
+    except YamlTooLarge as err:
+        raise RegistryError("INVALID_TRAINING_CONFIG", f"{path} is too large once parsed: {err}",
                             path=path) from None
-    return json.loads(json.dumps(parsed, default=str))
+    except (UnicodeDecodeError, yaml.YAMLError) as err:
+        message = " ".join(str(err).split())
+        raise RegistryError("INVALID_TRAINING_CONFIG", f"{path} is not valid YAML or JSON: {message}",
+                            path=path) from None
 
 
 def _insert_version(session: Session, user: User, artifact: Artifact, manifest: dict, digest: str,
