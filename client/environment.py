@@ -1,5 +1,6 @@
 """The environment a verification ran in: OS, Python, key packages, CPU, GPU, driver and CUDA."""
 
+import glob
 import os
 import platform
 import re
@@ -46,6 +47,12 @@ def gpus() -> tuple[list[dict], str | None]:
             found.append({"name": parts[0], "driver": parts[1], "memory": parts[2]})
     cuda = re.search(r"CUDA Version:\s*([\d.]+)", header)
     return found, cuda.group(1) if cuda else None
+
+
+def gpu_device_nodes(dev: str = "/dev") -> list[str]:
+    """The NVIDIA device nodes CUDA opens (``nvidia0``..., ``nvidiactl``, ``nvidia-uvm``, ``nvidia-modeset``) and
+    the ``nvidia-caps`` folder where present; a GPU evaluation's sandbox gets exactly these."""
+    return sorted(glob.glob(os.path.join(glob.escape(dev), "nvidia*")))
 
 
 def packages() -> dict[str, str]:

@@ -36,7 +36,7 @@ def verify(api: ApiClient, cache: BlobCache, reference: Reference, options: Veri
     """Return the report. Integrity failures raise before any author code runs."""
     runner = Runner(sandboxed=options.sandboxed)
     started = now()
-    base = Path(options.workdir or tempfile.mkdtemp(prefix="regctl-verify-"))
+    base = Path(options.workdir or tempfile.mkdtemp(prefix="regctl-verify-")).resolve()
     files = base / "files"
     document = verified_version(api, reference)
     pulled = download(api, cache, document, files, show_progress=False)
@@ -82,11 +82,14 @@ def _run_once(runner: Runner, spec: dict, files: Path, workdir: Path, seed: int)
     workdir.mkdir(parents=True)
     metrics_path = workdir / "metrics.json"
     result = runner.run(render_command(spec["command"], files, metrics_path, seed), workdir, files,
-                        spec["timeout_s"], spec.get("memory_mb"), dict(os.environ))
+                        spec["timeout_s"], spec.get("memory_mb"), dict(os.environ),
+                        max_processes=spec.get("max_processes"), accelerator=spec["accelerator"])
     run = {"seed": seed, "exit_code": result.exit_code, "timed_out": result.timed_out,
            "wall_time_s": result.wall_time_s, "stdout_tail": result.stdout_tail, "stderr_tail": result.stderr_tail,
-           "metrics": None, "error": None}
-    if result.timed_out:
+           "metrics": None, "error": None, "limits": result.limits}
+    if result.killed:
+        run["error"] = result.killed
+    elif result.timed_out:
         run["error"] = f"timed out after {spec['timeout_s']} s"
     elif result.exit_code != 0:
         run["error"] = f"the command exited with status {result.exit_code}"
