@@ -93,6 +93,10 @@ SERVER_CODES: dict[str, type[RegctlError]] = {
     "INVALID_SIGNATURE": IntegrityError,
     "INVALID_REPORT": UsageError,
     "JOB_NOT_AVAILABLE": Conflict,
+    "KEY_IN_USE": Conflict,
+    "CHALLENGE_INVALID": UsageError,
+    "REPORT_REPLAYED": Conflict,
+    "REPORT_EXPIRED": UsageError,
     "INTERNAL_ERROR": ServerError,
 }
 
