@@ -40,7 +40,7 @@ def serve(host: str, port: int, demo: bool):
     from werkzeug.serving import run_simple
 
     from migrations import pending
-    from registry.app import create_app
+    from registry.app import ApiErrorRequestHandler, create_app
 
     settings = _settings()
     if pending(settings.database_url):
@@ -51,7 +51,7 @@ def serve(host: str, port: int, demo: bool):
     app = create_app(settings, dispatcher=dispatcher)
     click.echo(f"Registry serving at {url}/ (database {_safe_url(app)}, jobs {settings.jobs_backend})", err=True)
     threading.Thread(target=_when_up, args=(host, port, dispatcher, url, demo_token), daemon=True).start()
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    run_simple(host, port, app, threaded=True, use_reloader=False, request_handler=ApiErrorRequestHandler)
 
 
 def _inprocess_dispatcher(settings: Settings, url: str):

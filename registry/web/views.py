@@ -57,7 +57,7 @@ def home():
                            states=list(venues.STATE_FILTERS))
 
 
-@bp.get("/<namespace>/<name>")
+@bp.get("/<namespace:namespace>/<name>")
 def artifact_page(namespace, name):
     session = db_session()
     artifact = _readable(f"{namespace}/{name}")
@@ -68,7 +68,7 @@ def artifact_page(namespace, name):
                            latest_title=latest.title if latest else None)
 
 
-@bp.get("/<namespace>/<name>/<reference>")
+@bp.get("/<namespace:namespace>/<name>/<reference>")
 def version_page(namespace, name, reference):
     session, ctx = db_session(), current_registry()
     artifact = _readable(f"{namespace}/{name}")
