@@ -46,6 +46,8 @@ class Settings:
     broker_url: str | None = None
     queue_prefix: str = ""
     job_lease_s: int = 120
+    #: a signed verification report is accepted for this long after it was signed
+    report_max_age_s: int = 24 * 3600
 
     @classmethod
     def from_env(cls, env=None) -> "Settings":
@@ -67,4 +69,5 @@ class Settings:
             queue_prefix=env.get("REGISTRY_QUEUE_PREFIX", ""),
             job_lease_s=_int(env, "REGISTRY_JOB_LEASE_S", cls.job_lease_s),
             upload_session_ttl_s=_int(env, "REGISTRY_UPLOAD_TTL_S", cls.upload_session_ttl_s),
+            report_max_age_s=_int(env, "REGISTRY_REPORT_MAX_AGE_S", cls.report_max_age_s),
         )

@@ -1,17 +1,41 @@
 """The verification report: what was checked, where, how each claim fared. Signed by its verifier (Ed25519
-over the report's canonical JSON, RFC 8785) and checked by the registry before it is accepted."""
+over the report's canonical JSON, RFC 8785) and checked by the registry before it is accepted.
+
+A version 2 report is bound to its signer and its moment: it names the verifier's account, the version digest,
+the job (if any), a random nonce and the signing time, so that it cannot be submitted by someone else, twice,
+or long after it was made."""
 
 import base64
+import re
+from datetime import datetime, timedelta
 
 import rfc8785
 from marshmallow import Schema, ValidationError, fields, validate
 
 from schemas.names import validate_digest, validate_full_name
 
-REPORT_VERSION = 1
+REPORT_VERSION = 2
 OUTCOMES = ("reproduced", "claim_failed", "evaluation_failed")
 VERDICTS = ("held", "failed", "missing")
-ROLES = ("author", "reviewer", "reference-worker")
+#: who recorded a verification; only the trusted roles earn badges (see registry.services.badges)
+ROLES = ("author", "reference-worker", "chair", "reviewer", "community")
+TRUSTED_ROLES = ("reference-worker", "chair", "reviewer")
+#: a nonce is at least 128 random bits, written as lower-case hex
+NONCE = re.compile(r"^[0-9a-f]{32,64}$")
+#: what a key signs to prove it is held: never canonical JSON (which starts with "{"), so a challenge signature
+#: can never pass for a report signature, nor the other way round
+KEY_CHALLENGE_CONTEXT = b"reproducibility-registry: I hold this key and register it for my account\n"
+
+
+def parse_signed_at(value: str) -> datetime:
+    """An ISO 8601 time with an explicit UTC offset of zero (e.g. 2026-05-01T12:00:00Z)."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ValidationError("must be an ISO 8601 time such as 2026-05-01T12:00:00Z") from None
+    if moment.utcoffset() != timedelta(0):
+        raise ValidationError("must be in UTC (end in Z or +00:00)")
+    return moment
 
 
 class RunSchema(Schema):
@@ -44,7 +68,10 @@ class ReportSchema(Schema):
     name = fields.String(required=True, validate=validate_full_name)
     version = fields.String(required=True)
     digest = fields.String(required=True, validate=validate_digest)
-    verifier = fields.String(allow_none=True, load_default=None)
+    verifier = fields.String(required=True, metadata={"description": "the account that signed and submits it"})
+    nonce = fields.String(required=True, validate=validate.Regexp(NONCE, error="must be 32 to 64 lower-case hex "
+                                                                                "digits (at least 128 random bits)"))
+    signed_at = fields.String(required=True, validate=parse_signed_at)
     started_at = fields.String(required=True)
     finished_at = fields.String(required=True)
     command = fields.String(required=True)
@@ -72,7 +99,9 @@ class VerificationSchema(Schema):
     version = fields.String()
     digest = fields.String()
     verifier = fields.String()
-    role = fields.String()
+    role = fields.String(metadata={"description": "author, reference-worker, chair, reviewer or community"})
+    trusted = fields.Boolean(metadata={"description": "whether it counts toward badges (reference workers and "
+                                                     "the venue's committee)"})
     outcome = fields.String()
     failure = fields.String(allow_none=True)
     hardware = fields.String()
@@ -97,18 +126,35 @@ class BadgeStatesSchema(Schema):
     checklist = fields.Boolean()
     checklist_state = fields.String()
     verifications = fields.Dict()
+    community = fields.Dict(metadata={"description": "reports by anyone outside the committee and the reference "
+                                                     "workers: their count and outcomes; they never earn a badge"})
 
 
 class SigningKeySchema(Schema):
     id = fields.String(dump_only=True)
     public_key = fields.String(required=True, metadata={"description": "base64 of the raw 32-byte Ed25519 key"})
     name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
+    challenge = fields.String(required=True, load_only=True,
+                              metadata={"description": "a challenge from POST /keys/challenge, used once"})
+    signature = fields.String(required=True, load_only=True,
+                              metadata={"description": "base64 Ed25519 signature of the challenge bytes "
+                                                       "(see key_challenge_bytes), made with this key"})
     created_at = fields.DateTime(dump_only=True)
+
+
+class KeyChallengeSchema(Schema):
+    challenge = fields.String()
+    expires_at = fields.DateTime()
 
 
 def report_bytes(report: dict) -> bytes:
     """The signed bytes: the report's canonical JSON."""
     return rfc8785.dumps(report)
+
+
+def key_challenge_bytes(challenge: str) -> bytes:
+    """What a key signs to prove possession: a fixed context, then the server's challenge."""
+    return KEY_CHALLENGE_CONTEXT + challenge.encode()
 
 
 def decode_b64(value: str, length: int | None = None) -> bytes:

@@ -1,5 +1,7 @@
 """Signing keys, verification reports and badge states."""
 
+from datetime import timedelta
+
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -11,9 +13,23 @@ from registry.services import verifications
 from registry.services.access import readable_artifact
 from registry.services.badges import badge_states
 from registry.services.versions import resolve_version
-from schemas.verification import BadgeStatesSchema, SigningKeySchema, SubmissionSchema, VerificationSchema
+from schemas.verification import (
+    BadgeStatesSchema,
+    KeyChallengeSchema,
+    SigningKeySchema,
+    SubmissionSchema,
+    VerificationSchema,
+)
 
 blp = Blueprint("verifications", __name__, url_prefix="/api/v1", description="Verifications, keys and badges")
+
+
+@blp.route("/keys/challenge")
+class KeyChallenges(MethodView):
+    @blp.response(201, KeyChallengeSchema)
+    def post(self):
+        """A single-use challenge, valid for 5 minutes, to sign with the key you are about to register."""
+        return verifications.issue_challenge(db_session(), current_user())
 
 
 @blp.route("/keys")
@@ -21,8 +37,11 @@ class Keys(MethodView):
     @blp.arguments(SigningKeySchema)
     @blp.response(201, SigningKeySchema)
     def post(self, body):
-        """Register the public half of an Ed25519 signing key."""
-        return verifications.register_key(db_session(), current_user(), body["public_key"], body["name"])
+        """Register the public half of an Ed25519 signing key, proving you hold it: sign a challenge from
+        POST /keys/challenge (the bytes of ``KEY_CHALLENGE_CONTEXT`` followed by the challenge). A public key
+        belongs to one account."""
+        return verifications.register_key(db_session(), current_user(), body["public_key"], body["name"],
+                                          body["challenge"], body["signature"])
 
     @blp.response(200, SigningKeySchema(many=True))
     def get(self):
@@ -43,8 +62,10 @@ class Verifications(MethodView):
     @blp.arguments(SubmissionSchema)
     @blp.response(201, VerificationSchema)
     def post(self, body, namespace, name, reference):
-        """Record a signed verification report of this version."""
-        row = verifications.submit(db_session(), current_user(), f"{namespace}/{name}", reference, body)
+        """Record a signed verification report of this version: it must name you as its verifier, be signed
+        with your key within the freshness window, and never have been recorded before (signature and nonce)."""
+        max_age = timedelta(seconds=current_registry().settings.report_max_age_s)
+        row = verifications.submit(db_session(), current_user(), f"{namespace}/{name}", reference, body, max_age)
         return verifications.verification_document(row)
 
     @blp.response(200, VerificationSchema(many=True))

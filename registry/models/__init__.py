@@ -15,10 +15,10 @@ from registry.models.jobs import VerificationJob
 from registry.models.uploads import UploadSession
 from registry.models.users import ApiToken, Namespace, User
 from registry.models.venues import Venue, VenueMember
-from registry.models.verifications import SigningKey, Verification
+from registry.models.verifications import KeyChallenge, SigningKey, Verification
 
 __all__ = [
     "ApiToken", "Artifact", "AuditEvent", "Base", "Blob", "ChecklistAnswer", "Claim", "EvaluationSpec",
-    "Namespace", "SigningKey", "UploadSession", "User", "Venue", "VenueMember", "Verification", "VerificationJob",
-    "Version", "VersionFile",
+    "KeyChallenge", "Namespace", "SigningKey", "UploadSession", "User", "Venue", "VenueMember", "Verification",
+    "VerificationJob", "Version", "VersionFile",
 ]

@@ -15,11 +15,22 @@ class SigningKey(TimestampMixin, Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    public_key: Mapped[str] = mapped_column(String(64))
+    #: one account per key: a key registered by someone proves that someone holds it
+    public_key: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str | None] = mapped_column(String(100))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship()
+
+
+class KeyChallenge(TimestampMixin, Base):
+    """A random challenge issued to one account; registering a key means signing one, once, before it expires."""
+
+    __tablename__ = "key_challenges"
+
+    challenge: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class Verification(TimestampMixin, Base):
@@ -30,9 +41,12 @@ class Verification(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"), index=True)
     verifier_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    #: decided at submission from the committee of that moment; see registry.services.badges
     role: Mapped[str] = mapped_column(String(32))
     key_id: Mapped[str] = mapped_column(ForeignKey("signing_keys.id"))
-    signature: Mapped[str] = mapped_column(String(128))
+    #: a signed report is recorded once: the same signature or the same nonce again is a replay
+    signature: Mapped[str] = mapped_column(String(128), unique=True)
+    nonce: Mapped[str | None] = mapped_column(String(64), unique=True)
     digest: Mapped[str] = mapped_column(String(71))
     outcome: Mapped[str] = mapped_column(String(32), index=True)
     sandbox: Mapped[str] = mapped_column(String(32))

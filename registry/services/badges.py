@@ -1,11 +1,23 @@
-"""Badge states of a version, after the ACM artifact badges (v1.1):
+"""Badge states of a version, after the ACM artifact badges (v1.1); ACM badges are awarded by an
+artifact-evaluation committee, not by whoever turns up.
+
+Every verification is recorded with the role its verifier had for the version when it was submitted, decided
+then from the committee of that moment (joining or leaving the committee later does not change it):
+
+- "author": the owner of the version's namespace or its publisher. Never counts, whatever else the account is.
+- "reference-worker": an account of the registry's own reference workers (``registry users create --worker``).
+- "chair" / "reviewer": a member of the artifact-evaluation committee of the venue the version names
+  (``paper.venue``).
+- "community": anyone else. The report is kept and shown, with how many there are and their outcomes (the
+  ``community`` counts below and the version page), but never earns or changes a badge.
+
+Only trusted verifications (reference workers, chairs and reviewers) make the badges below:
 
 - available: the artifact is public and every blob of the version is present in storage with its size;
   gated or private versions never show it.
-- functional: a verification by someone other than the author ran the evaluation to completion.
-- reproduced: the latest verification by someone other than the author (a reviewer or a reference worker)
-  found every claim held. A later failed verification is shown as "failed", never hidden behind an earlier
-  success. The author's own verifications never count.
+- functional: a trusted verification ran the evaluation to completion.
+- reproduced: the latest trusted verification that ran to completion found every claim held. A later failed
+  one is shown as "failed", never hidden behind an earlier success.
 - checklist: every checklist item is answered and none is contradicted by the files (CO1, CO3, CO4).
 A yanked version keeps its states but is marked, and its badges turn grey.
 """
@@ -15,13 +27,15 @@ from registry.models import Version
 from registry.services.access import PUBLIC_VISIBILITIES
 from registry.services.verifications import verifications_of
 from schemas.checklist import ITEMS
+from schemas.verification import OUTCOMES, TRUSTED_ROLES
 
-TRUSTED_ROLES = ("reviewer", "reference-worker")
 COMPLETED = ("reproduced", "claim_failed")
+COMMUNITY_ROLE = "community"
 
 
 def badge_states(ctx: RegistryContext, session, version: Version) -> dict:
-    trusted = [v for v in verifications_of(session, version) if v.role in TRUSTED_ROLES]
+    recorded = verifications_of(session, version)
+    trusted = [v for v in recorded if v.role in TRUSTED_ROLES]
     completed = [v for v in trusted if v.outcome in COMPLETED]
     latest = completed[-1] if completed else None
     if latest is None:
@@ -45,4 +59,10 @@ def badge_states(ctx: RegistryContext, session, version: Version) -> dict:
         "verifications": {"trusted": len(trusted), "held": sum(v.outcome == "reproduced" for v in completed),
                           "failed": sum(v.outcome == "claim_failed" for v in completed),
                           "latest_trusted_id": latest.id if latest else None},
+        "community": community_counts([v for v in recorded if v.role == COMMUNITY_ROLE]),
     }
+
+
+def community_counts(reports: list) -> dict:
+    """How many community reports there are and what they found; shown, never a badge."""
+    return {"reports": len(reports), **{outcome: sum(r.outcome == outcome for r in reports) for outcome in OUTCOMES}}

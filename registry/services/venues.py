@@ -14,6 +14,7 @@ from registry.services import audit
 from registry.services.access import readable_artifact_filter
 from registry.services.auth import get_user
 from registry.services.badges import badge_states
+from registry.services.committees import role_in
 from schemas.names import semver_key
 
 VENUE_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -41,13 +42,6 @@ def get_venue(session: Session, slug: str) -> Venue:
     if venue is None:
         raise RegistryError("NOT_FOUND", f"no venue {slug!r}")
     return venue
-
-
-def role_in(session: Session, user: User | None, slug: str | None) -> str | None:
-    if user is None or not slug:
-        return None
-    return session.scalar(select(VenueMember.role).join(Venue).where(Venue.slug == slug,
-                                                                     VenueMember.user_id == user.id))
 
 
 def add_member(session: Session, actor: User | None, slug: str, name: str, role: str) -> VenueMember:
