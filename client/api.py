@@ -66,8 +66,12 @@ class ApiClient:
                              stream=True)
 
     # --- keys and verifications ----------------------------------------------------------------------
-    def register_key(self, public_key: str, name: str | None) -> dict:
-        return self._json("POST", "/keys", json={"public_key": public_key, "name": name})
+    def key_challenge(self) -> dict:
+        return self._json("POST", "/keys/challenge")
+
+    def register_key(self, public_key: str, name: str | None, challenge: str, signature: str) -> dict:
+        return self._json("POST", "/keys", json={"public_key": public_key, "name": name, "challenge": challenge,
+                                                 "signature": signature})
 
     def submit_verification(self, name: str, version: str, report: dict, signature: str, key_id: str,
                             lease: str | None = None) -> dict:

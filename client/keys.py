@@ -1,9 +1,16 @@
 """The verifier's Ed25519 signing key: made by 'regctl keys create', its public half registered with the
-registry, its private half kept next to the regctl config (readable by its owner only)."""
+registry (with a signature over a challenge the registry issued, proving the key is held), its private half
+kept next to the regctl config (readable by its owner only).
+
+Signing binds a report to its signer: ``sign`` writes the verifier's account name, a fresh random nonce and the
+signing time into the report before signing it, so that the registry accepts it once, from that account, while
+it is fresh."""
 
 import base64
 import json
 import os
+import secrets
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -12,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from client.api import ApiClient
 from client.config import config_file
 from client.errors import UsageError
-from schemas.verification import report_bytes
+from schemas.verification import key_challenge_bytes, report_bytes
 
 
 def key_dir(env=None) -> Path:
@@ -35,10 +42,11 @@ def _write_private(path: Path, data: bytes) -> None:
 
 
 def create_key(api: ApiClient, name: str | None) -> dict:
-    """Make a key pair, register the public half, and save both (replacing an older key for this registry)."""
+    """Make a key pair, register the public half (signing the registry's challenge with the private half), and
+    save both (replacing an older key for this registry)."""
     private = Ed25519PrivateKey.generate()
     public = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    registered = api.register_key(base64.b64encode(public).decode(), name)
+    registered = register_public_key(api, private, base64.b64encode(public).decode(), name)
     pem_path, meta_path = _paths(api.url)
     _write_private(pem_path, private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                    serialization.NoEncryption()))
@@ -46,15 +54,32 @@ def create_key(api: ApiClient, name: str | None) -> dict:
     return {"key_id": registered["id"], "public_key": registered["public_key"], "path": str(pem_path)}
 
 
+def register_public_key(api: ApiClient, private: Ed25519PrivateKey, public_key: str, name: str | None) -> dict:
+    """Challenge, sign, register: the registry takes a key only from someone who holds it."""
+    challenge = api.key_challenge()["challenge"]
+    signature = base64.b64encode(private.sign(key_challenge_bytes(challenge))).decode()
+    return api.register_key(public_key, name, challenge, signature)
+
+
 def has_key(api: ApiClient) -> bool:
     return all(path.exists() for path in _paths(api.url))
 
 
 def sign(api: ApiClient, report: dict) -> tuple[str, str]:
-    """(key id, base64 signature) of a report, with the key registered for this registry."""
+    """(key id, base64 signature) of a report, with the key registered for this registry. Fills in the report's
+    ``verifier`` (this account), ``nonce`` and ``signed_at`` first; ``job`` stays as the verification set it."""
     pem_path, meta_path = _paths(api.url)
     if not pem_path.exists() or not meta_path.exists():
         raise UsageError("no signing key for this registry: run 'regctl keys create' first", code="NO_KEY")
     private = serialization.load_pem_private_key(pem_path.read_bytes(), password=None)
+    bind_to_signer(report, api.whoami()["name"])
     signature = private.sign(report_bytes(report))
     return json.loads(meta_path.read_text())["key_id"], base64.b64encode(signature).decode()
+
+
+def bind_to_signer(report: dict, account: str) -> dict:
+    """Name the signing account, and make the report one of a kind (a nonce of 128 random bits) and dated."""
+    report["verifier"] = account
+    report["nonce"] = secrets.token_hex(16)
+    report["signed_at"] = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return report

@@ -1,5 +1,6 @@
 """Running one job as a reference worker: lease it, run the same verification as ``regctl verify`` (pull,
-hash-check, sandbox, judge), sign the report with the worker's key and submit it with the lease."""
+hash-check, sandbox, judge), sign the report with the worker's key (which names the worker's account, a nonce
+and the signing time in it) and submit it with the lease."""
 
 import logging
 import os
@@ -82,7 +83,6 @@ def run_job(identity: WorkerIdentity, job_id: str) -> str:
     try:
         report = verify(api, BlobCache(identity.home / "cache"), Reference(job["name"], job["digest"]),
                         VerifyOptions(sandboxed=True, workdir=workdir, job=job_id), heartbeat.note)
-        report["verifier"] = api.whoami()["name"]
         heartbeat.note(f"outcome: {report['outcome']}" + (f" ({report['failure']})" if report["failure"] else ""))
         heartbeat.beat()
         key_id, signature = keys.sign(api, report)
