@@ -28,6 +28,21 @@ def claims_table(claims: list[dict], history: list[dict]) -> dict:
     return {"columns": columns, "rows": rows}
 
 
+def split_by_trust(history: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(trusted verifications, other reports): only the first earn badges; the others are community reports and
+    the author's own runs."""
+    return [v for v in history if v["trusted"]], [v for v in history if not v["trusted"]]
+
+
+def community_summary(counts: dict) -> str:
+    """e.g. "3 community reports: 2 reproduced, 1 claim failed"."""
+    total = counts["reports"]
+    text = f"{total} community report{'' if total == 1 else 's'}"
+    found = [f"{counts[o]} {o.replace('_', ' ')}" for o in ("reproduced", "claim_failed", "evaluation_failed")
+             if counts.get(o)]
+    return text + (": " + ", ".join(found) if found else "")
+
+
 def pull_command(host_url: str, name: str, version: str) -> str:
     return f"REGCTL_URL={host_url.rstrip('/')} regctl pull {name}@{version}"
 

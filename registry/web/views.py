@@ -16,7 +16,7 @@ from registry.services.badges import badge_states
 from registry.services.verifications import verification_document, verifications_of
 from registry.services.versions import artifact_document, resolve_version, training_config_text
 from registry.web import badges
-from registry.web.presenters import claims_table, pull_command, training_rows
+from registry.web.presenters import claims_table, community_summary, pull_command, split_by_trust, training_rows
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/-/static")
 
@@ -77,10 +77,12 @@ def version_page(namespace, name, reference):
     except RegistryError:
         abort(404)
     manifest = json.loads(version.manifest)
-    history = [verification_document(v) for v in reversed(verifications_of(session, version))]
+    history, others = split_by_trust([verification_document(v) for v in reversed(verifications_of(session, version))])
+    states = badge_states(ctx, session, version)
     return render_template(
-        "version.html", version=version, manifest=manifest, states=badge_states(ctx, session, version),
-        history=history, claims=claims_table(manifest["claims"], history),
+        "version.html", version=version, manifest=manifest, states=states,
+        history=history, others=others, community=community_summary(states["community"]),
+        claims=claims_table(manifest["claims"], history),
         pull=pull_command(request.host_url, artifact.full_name, version.version),
         training=training_rows(version.training_config), checklist=_checklist(version),
         training_text=training_config_text(ctx.blobs, ctx.settings, version),
