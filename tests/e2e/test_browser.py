@@ -22,9 +22,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 @pytest.fixture
 def seeded(live, regctl_as, tmp_path):
     """Two public entries of venue demo-2026 (one reproduced, one failed) and one private one."""
-    author, reviewer = regctl_as("demo"), regctl_as("rev")
-    live.create_user("chair")
+    author, reviewer, chair = regctl_as("demo"), regctl_as("rev"), regctl_as("chair")
     live.admin("venues", "create", "demo-2026", "--title", "Demo Conference 2026", "--chair", "chair")
+    assert chair("venue", "add", "demo-2026", "rev").code == 0  # a reviewer's verifications earn badges
     for example in ("digits-logreg", "iris-overclaimed"):
         assert author("push", EXAMPLES / example).code == 0
     secret = make_project(tmp_path / "secret", name="demo/secret-model", release={"visibility": "private"},

@@ -19,8 +19,12 @@ def author(regctl_as):
 
 
 @pytest.fixture
-def reviewer(regctl_as):
+def reviewer(live, regctl_as):
+    """A reviewer on the committee of demo-2026, the venue the examples name: their verifications earn badges."""
     reviewer = regctl_as("rev")
+    chair = regctl_as("chair")
+    live.admin("venues", "create", "demo-2026", "--title", "Demo Conference 2026", "--chair", "chair")
+    assert chair("venue", "add", "demo-2026", "rev").code == 0
     assert reviewer("keys", "create").code == 0
     return reviewer
 
@@ -175,12 +179,14 @@ def test_without_a_sandbox_verify_refuses_unless_told(author, reviewer):
 def _signed_submission(reviewer, report: dict) -> dict:
     from cryptography.hazmat.primitives import serialization
 
+    from client.keys import bind_to_signer
     from schemas.verification import report_bytes
 
     keys = reviewer.home / "config" / "regctl" / "keys"
     pem = next(keys.glob("*.pem"))
     key_id = json.loads(next(keys.glob("*.json")).read_text())["key_id"]
     private = serialization.load_pem_private_key(pem.read_bytes(), password=None)
+    report = bind_to_signer(json.loads(json.dumps(report)), "rev")
     return {"report": report, "key_id": key_id,
             "signature": base64.b64encode(private.sign(report_bytes(report))).decode()}
 
