@@ -16,7 +16,7 @@ class SigningKey(TimestampMixin, Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     #: one account per key: a key registered by someone proves that someone holds it
-    public_key: Mapped[str] = mapped_column(String(64), unique=True)
+    public_key: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     name: Mapped[str | None] = mapped_column(String(100))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -45,8 +45,8 @@ class Verification(TimestampMixin, Base):
     role: Mapped[str] = mapped_column(String(32))
     key_id: Mapped[str] = mapped_column(ForeignKey("signing_keys.id"))
     #: a signed report is recorded once: the same signature or the same nonce again is a replay
-    signature: Mapped[str] = mapped_column(String(128), unique=True)
-    nonce: Mapped[str | None] = mapped_column(String(64), unique=True)
+    signature: Mapped[str] = mapped_column(String(128), unique=True, index=True)
+    nonce: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
     digest: Mapped[str] = mapped_column(String(71))
     outcome: Mapped[str] = mapped_column(String(32), index=True)
     sandbox: Mapped[str] = mapped_column(String(32))
