@@ -1,11 +1,19 @@
 """Request and response bodies of the JSON API under /api/v1."""
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from schemas.manifest import ReleaseSchema
 from schemas.names import validate_digest
 
+#: digests (or fingerprints) per missing-blob or probe request; clients ask in batches of at most this many
 MAX_DIGESTS_PER_QUERY = 10000
+#: files in one version; a manifest listing more is refused
+MAX_FILES_PER_VERSION = 100_000
+
+#: POST /blobs/batch: small blobs sent in one request, each framed as ``<digest> <size>\n`` then its bytes
+BATCH_MAX_BLOB_BYTES = 1 << 20
+BATCH_MAX_BLOBS = 1000
+BATCH_MAX_BODY_BYTES = 32 << 20
 
 
 class WhoAmISchema(Schema):
@@ -31,6 +39,12 @@ class KnownFingerprintsSchema(Schema):
     known = fields.List(fields.String())
 
 
+class BlobBatchResultSchema(Schema):
+    stored = fields.List(fields.String(), metadata={"description": "the digests of the batch, in order, every one "
+                                                                   "verified and stored"})
+    bytes = fields.Integer()
+
+
 class UploadCreateSchema(Schema):
     digest = fields.String(load_default=None, allow_none=True, validate=validate_digest,
                            metadata={"description": "omit to hash while streaming, then finalise with the digest"})
@@ -53,6 +67,13 @@ class UploadStateSchema(Schema):
 class PublishRequestSchema(Schema):
     manifest = fields.Dict(required=True)
     release = fields.Nested(ReleaseSchema, load_default=lambda: {"visibility": "public"})
+
+    @validates("manifest")
+    def _bounded_file_count(self, manifest, **kwargs):
+        files = manifest.get("files")
+        if isinstance(files, list) and len(files) > MAX_FILES_PER_VERSION:
+            raise ValidationError(f"a version may have at most {MAX_FILES_PER_VERSION} files, not {len(files)}; "
+                                  "split the artifact, or pack small files into an archive")
 
 
 class YankRequestSchema(Schema):

@@ -7,8 +7,12 @@ from flask_smorest import Blueprint
 from registry.api import current_user
 from registry.context import current_registry, db_session
 from registry.errors import RegistryError
-from registry.services import uploads
+from registry.services import batch_uploads, uploads
 from schemas.api import (
+    BATCH_MAX_BLOB_BYTES,
+    BATCH_MAX_BLOBS,
+    BATCH_MAX_BODY_BYTES,
+    BlobBatchResultSchema,
     FingerprintProbeSchema,
     KnownFingerprintsSchema,
     MissingBlobsRequestSchema,
@@ -46,6 +50,25 @@ class ProbeFingerprints(MethodView):
     def post(self, body):
         """Which fingerprints match content the caller holds or is uploading (so it should hash first)."""
         return {"known": uploads.known_fingerprints(db_session(), _require_user(), body["fingerprints"])}
+
+
+@blp.route("/blobs/batch")
+class BlobBatch(MethodView):
+    @blp.response(200, BlobBatchResultSchema)
+    @blp.doc(description=(
+        f"Upload up to {BATCH_MAX_BLOBS} small blobs (each at most {BATCH_MAX_BLOB_BYTES} bytes, the body at most "
+        f"{BATCH_MAX_BODY_BYTES} bytes) in one request. The body is a sequence of frames, each the line "
+        "`sha256:<64 hex> <size>\\n` followed by exactly size bytes. Every blob is hashed as it arrives; the batch is "
+        "committed only if every blob matches its digest, otherwise nothing of it is stored."),
+        requestBody={"required": True, "content": {"application/octet-stream": {
+            "schema": {"type": "string", "format": "binary"}}}})
+    def post(self):
+        """Upload many small blobs at once, all or nothing."""
+        user = _require_user()
+        request.max_content_length = BATCH_MAX_BODY_BYTES
+        if request.content_length is None:
+            raise RegistryError("BAD_REQUEST", "send the batch with a Content-Length")
+        return batch_uploads.store_batch(current_registry(), db_session(), user, request.stream)
 
 
 @blp.route("/uploads")

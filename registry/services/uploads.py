@@ -54,21 +54,37 @@ def known_fingerprints(session: Session, user: User, fingerprints: list[str]) ->
 
     A client hashes such files before uploading (so it can skip or resume them); content with an unknown
     fingerprint is new to this user, and is hashed while it streams."""
-    wanted = set(fingerprints)
-    if not wanted:
-        return []
-    rows = session.execute(select(Blob.digest, Blob.fingerprint).where(Blob.fingerprint.in_(wanted))).all()
-    held = held_digests(session, user, [digest for digest, _ in rows])
-    known = {fp for digest, fp in rows if digest in held}
-    known |= set(session.scalars(select(UploadSession.fingerprint).where(
-        UploadSession.user_id == user.id, UploadSession.completed_at.is_(None),
-        UploadSession.fingerprint.in_(wanted))))
-    return [fp for fp in dict.fromkeys(fingerprints) if fp in known]
+    wanted = list(dict.fromkeys(fingerprints))
+    known: set[str] = set()
+    for part in _slices(wanted):
+        rows = session.execute(select(Blob.digest, Blob.fingerprint).where(Blob.fingerprint.in_(part))).all()
+        held: set[str] = set()
+        for digests in _slices([digest for digest, _ in rows]):
+            held |= held_digests(session, user, digests)
+        known |= {fp for digest, fp in rows if digest in held}
+        known |= set(session.scalars(select(UploadSession.fingerprint).where(
+            UploadSession.user_id == user.id, UploadSession.completed_at.is_(None),
+            UploadSession.fingerprint.in_(part))))
+    return [fp for fp in wanted if fp in known]
+
+
+#: digests per SQL query (an IN list) where a request names many: well below the bound-parameter limits of SQLite
+#: and PostgreSQL (65535), whatever the request size
+DIGESTS_PER_SQL_QUERY = 2000
+
+
+def _slices(values: list[str], size: int = DIGESTS_PER_SQL_QUERY):
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
 
 
 def missing_blobs(session: Session, user: User, digests: list[str]) -> list[str]:
-    held = held_digests(session, user, digests)
-    return [digest for digest in dict.fromkeys(digests) if digest not in held]
+    """The digests among ``digests`` that ``user`` must still upload, in a few queries per 2,000 digests."""
+    wanted = list(dict.fromkeys(digests))
+    held: set[str] = set()
+    for part in _slices(wanted):
+        held |= held_digests(session, user, part)
+    return [digest for digest in wanted if digest not in held]
 
 
 def upload_state(ctx: RegistryContext, upload: UploadSession) -> dict:
