@@ -1,36 +1,130 @@
-"""The registry's HTTP API, one method per endpoint. Error envelopes become regctl exceptions."""
+"""The registry's HTTP API, one method per endpoint. Error envelopes become regctl exceptions.
 
+Requests that are safe to repeat are retried when the registry goes away in the middle of a command (a
+connection error, or 502/503/504 from a proxy in front of it), with backoff, for up to ``REGCTL_RETRY_S``
+seconds (default 60, read when the outage begins; 0 turns retries off). A registry that cannot be reached at
+all on the first request is reported at once: that is a wrong address more often than an outage.
+"""
+
+import os
+import threading
+import time
 from collections.abc import Iterable
 from urllib.parse import quote
 
 import requests
+import urllib3
 
-from client.errors import ConnectionFailed, ServerError, from_server
+from client.errors import ConnectionFailed, ServerError, UsageError, from_server
+from schemas.api import MAX_DIGESTS_PER_QUERY
 
 TIMEOUT = (10, 300)  # connect, read
+RETRY_ENV = "REGCTL_RETRY_S"
+DEFAULT_RETRY_S = 60.0
+RETRY_STATUSES = frozenset({502, 503, 504})
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+
+
+def retry_budget_s() -> float:
+    """Seconds to keep retrying through one outage, from ``REGCTL_RETRY_S`` (read each time it is needed)."""
+    raw = os.environ.get(RETRY_ENV, "").strip()
+    if not raw:
+        return DEFAULT_RETRY_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise UsageError(f"{RETRY_ENV} must be a number of seconds (0 turns retries off), not {raw!r}",
+                         code="INVALID_SETTING")
+    return value
+
+
+class Backoff:
+    """The waits between attempts through one outage: 0.25 s doubling up to 5 s, until the budget is spent."""
+
+    def __init__(self, budget_s: float | None = None):
+        self.deadline = time.monotonic() + (retry_budget_s() if budget_s is None else budget_s)
+        self.delay = 0.25
+        self.attempts = 0
+
+    def wait(self) -> bool:
+        """Sleep before the next attempt; False (without sleeping) once the budget is spent."""
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        time.sleep(min(self.delay, remaining))
+        self.delay = min(self.delay * 2, 5.0)
+        self.attempts += 1
+        return True
 
 
 class ApiClient:
     def __init__(self, url: str, token: str | None = None):
         self.url = url.rstrip("/")
         self.token = token
-        self.http = requests.Session()
-        self.http.headers["User-Agent"] = "regctl"
-        if token:
-            self.http.headers["Authorization"] = f"Bearer {token}"
+        self._local = threading.local()
+        self.reached = False  # whether the registry has answered once in this command
 
-    def _request(self, method: str, path: str, **kwargs) -> requests.Response:
+    @property
+    def http(self) -> requests.Session:
+        """One HTTP session (and connection pool) per thread: uploads and downloads run on several threads."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            session.headers["User-Agent"] = "regctl"
+            if self.token:
+                session.headers["Authorization"] = f"Bearer {self.token}"
+        return session
+
+    def _request(self, method: str, path: str, idempotent: bool | None = None, **kwargs) -> requests.Response:
+        """Send one request; repeat it through an outage when that is safe: always for a request the registry
+        never received, and for any request when ``idempotent`` (by default: GET, HEAD, PUT, DELETE). A request
+        whose body is a one-shot stream must not be idempotent here: its caller resumes it instead."""
         kwargs.setdefault("timeout", TIMEOUT)
-        try:
-            response = self.http.request(method, f"{self.url}/api/v1{path}", **kwargs)
-        except requests.ConnectionError as err:
-            raise ConnectionFailed(f"cannot reach the registry at {self.url} ({_reason(err)}); is it running, "
-                                   "and is REGCTL_URL right?") from None
-        except requests.Timeout:
-            raise ConnectionFailed(f"the registry at {self.url} did not answer in time") from None
-        if response.status_code >= 400:
-            raise _error(response)
-        return response
+        repeatable = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
+        backoff = None
+        while True:
+            try:
+                response = self.http.request(method, f"{self.url}/api/v1{path}", **kwargs)
+            except (requests.ConnectionError, requests.Timeout) as err:
+                if not self.reached or not (repeatable or _never_sent(err)):
+                    raise self._unreachable(err) from None
+                backoff = backoff or self._outage(_reason(err))
+                if not backoff.wait():
+                    raise self._unreachable(err, backoff) from None
+                continue
+            self.reached = True
+            if response.status_code in RETRY_STATUSES:
+                backoff = backoff or self._outage(f"HTTP {response.status_code}")
+                if backoff.wait():
+                    response.close()
+                    continue
+                raise ConnectionFailed(f"the registry at {self.url} answered HTTP {response.status_code} (unavailable)"
+                                       f" for {backoff.attempts} retries", code="UNAVAILABLE",
+                                       details={"status": response.status_code})
+            if response.status_code >= 400:
+                raise _error(response)
+            return response
+
+    def _outage(self, reason: str) -> Backoff:
+        backoff = Backoff()
+        if backoff.deadline > time.monotonic():
+            from client.output import note
+
+            note(f"the registry at {self.url} is not answering ({reason}); retrying for up to "
+                 f"{retry_budget_s():g} s")
+        return backoff
+
+    def _unreachable(self, err: Exception, backoff: Backoff | None = None) -> ConnectionFailed:
+        if isinstance(err, requests.Timeout) and not isinstance(err, requests.ConnectTimeout):
+            return ConnectionFailed(f"the registry at {self.url} did not answer in time")
+        if not self.reached:
+            return ConnectionFailed(f"cannot reach the registry at {self.url} ({_reason(err)}); is it running, "
+                                    "and is REGCTL_URL right?")
+        waited = f" and it did not come back within {RETRY_ENV}={retry_budget_s():g} s" if backoff else ""
+        return ConnectionFailed(f"lost the registry at {self.url} ({_reason(err)}){waited}; run the same command "
+                                "again to resume")
 
     def _json(self, method: str, path: str, **kwargs) -> dict:
         return self._request(method, path, **kwargs).json()
@@ -41,13 +135,29 @@ class ApiClient:
 
     # --- blobs ----------------------------------------------------------------------------------------
     def missing_blobs(self, digests: list[str]) -> list[str]:
-        return self._json("POST", "/blobs/missing", json={"digests": digests})["missing"]
+        """The digests the registry lacks (for this user), asking in batches the registry accepts."""
+        missing = []
+        for start in range(0, len(digests), MAX_DIGESTS_PER_QUERY):
+            batch = digests[start:start + MAX_DIGESTS_PER_QUERY]
+            missing += self._json("POST", "/blobs/missing", json={"digests": batch}, idempotent=True)["missing"]
+        return missing
 
     def probe_fingerprints(self, fingerprints: list[str]) -> list[str]:
-        return self._json("POST", "/blobs/probe", json={"fingerprints": fingerprints})["known"]
+        known = []
+        for start in range(0, len(fingerprints), MAX_DIGESTS_PER_QUERY):
+            batch = fingerprints[start:start + MAX_DIGESTS_PER_QUERY]
+            known += self._json("POST", "/blobs/probe", json={"fingerprints": batch}, idempotent=True)["known"]
+        return known
+
+    def upload_blob_batch(self, body: Iterable[bytes]) -> dict:
+        """Send small blobs framed as POST /blobs/batch expects (``body`` is one-shot: the caller retries)."""
+        return self._json("POST", "/blobs/batch", data=body, idempotent=False,
+                          headers={"Content-Type": "application/octet-stream"})
 
     def start_upload(self, digest: str | None, size: int, fingerprint: str | None = None) -> dict:
-        return self._json("POST", "/uploads", json={"digest": digest, "size": size, "fingerprint": fingerprint})
+        # With a digest, the registry resumes the user's upload of that content: repeating it is harmless.
+        return self._json("POST", "/uploads", json={"digest": digest, "size": size, "fingerprint": fingerprint},
+                          idempotent=digest is not None)
 
     def finalize_upload(self, upload_id: str, digest: str) -> dict:
         return self._json("PUT", f"/uploads/{upload_id}", json={"digest": digest})
@@ -57,7 +167,7 @@ class ApiClient:
 
     def upload_bytes(self, upload_id: str, offset: int, body: Iterable[bytes]) -> dict:
         """Send ``body`` (an iterable of chunks with a ``len``) starting at ``offset``."""
-        return self._json("PATCH", f"/uploads/{upload_id}", data=body,
+        return self._json("PATCH", f"/uploads/{upload_id}", data=body, idempotent=False,
                           headers={"Upload-Offset": str(offset), "Content-Type": "application/octet-stream"})
 
     def download_blob(self, name: str, digest: str, start: int = 0) -> requests.Response:
@@ -132,9 +242,24 @@ def _quote_name(name: str) -> str:
     return f"{quote(namespace, safe='')}/{quote(artifact, safe='')}"
 
 
+def _never_sent(err: Exception) -> bool:
+    """Whether the request failed before the registry could have received it (no connection was made)."""
+    if isinstance(err, requests.ConnectTimeout):
+        return True
+    cause = err.args[0] if err.args else None
+    reason = getattr(cause, "reason", cause)
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
+
+
 def _reason(err: Exception) -> str:
-    text = str(err)
-    return "connection refused" if "refused" in text.lower() else text.split(":")[-1].strip(" ')") or "unreachable"
+    text = str(err).lower()
+    for marker, reason in (("refused", "connection refused"), ("reset", "connection reset"),
+                           ("aborted", "connection closed"), ("disconnected", "connection closed"),
+                           ("broken pipe", "connection closed"), ("name or service", "unknown host"),
+                           ("timed out", "timed out")):
+        if marker in text:
+            return reason
+    return str(err).split(":")[-1].strip(" ')") or "unreachable"
 
 
 def _error(response: requests.Response):

@@ -77,18 +77,26 @@ def push(folder: Path, as_json: bool):
 @click.argument("reference", metavar="NAME[@VERSION|@sha256:DIGEST]")
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write the files into (default: ./NAME).")
+@click.option("--force", is_flag=True, help="Overwrite files in the folder whose content differs from the version.")
 @json_option
 @handles_errors
-def pull(reference: str, output: Path | None, as_json: bool):
-    """Download a version, check every file's size and SHA-256, and write the files."""
+def pull(reference: str, output: Path | None, force: bool, as_json: bool):
+    """Download a version, check every file's size and SHA-256, and write the files.
+
+    Each file is a copy of its own (never a link into the cache). Files already in the folder with the right
+    content are kept; if any has other content (edited, or from another version), nothing is written and the
+    command exits 4 naming them, unless --force."""
     ref = commands.parse_reference(reference)
     output = output or Path(ref.name.split("/")[1])
     config = load_config()
     result = commands.pull(ApiClient(config.url, config.token), BlobCache(config.cache_dir), ref, output,
-                           show_progress=not as_json)
+                           show_progress=not as_json, force=force)
     if as_json:
         emit_json(result)
         return
+    if result["overwritten"]:
+        note(f"overwrote {len(result['overwritten'])} file(s) that differed: {', '.join(result['overwritten'][:10])}"
+             + (" ..." if len(result["overwritten"]) > 10 else ""))
     if result["yanked"]:
         note(f"warning: {result['name']}@{result['version']} is yanked: {result['yank_reason']}")
     note(f"downloaded {human_size(result['bytes_downloaded'])}; every file matched its sha256")

@@ -1,5 +1,8 @@
 """The work behind each regctl command, free of argument parsing and printing."""
 
+import threading
+from collections import defaultdict
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,7 +12,16 @@ from client.errors import AuthError, Conflict, IntegrityError, NotFound, UsageEr
 from client.hashing import file_fingerprint, sha256_file
 from client.progress import progress_bar
 from client.project import load_project
-from client.transfer import fetch_blob, place_file, stream_blob, upload_blob
+from client.transfer import (
+    SMALL_BLOB_BYTES,
+    batches,
+    fetch_blob,
+    place_file,
+    stream_blob,
+    upload_blob,
+    upload_blob_batch,
+)
+from schemas.api import MAX_FILES_PER_VERSION
 from schemas.checklist import mechanical_warnings
 from schemas.manifest import canonical_manifest, manifest_digest
 from schemas.names import DIGEST_RE, normalise_relative_path, validate_full_name, validate_semver
@@ -39,10 +51,13 @@ def parse_reference(text: str) -> Reference:
 
 #: files at least this large whose content the registry has not seen are hashed while they upload
 STREAM_MIN_BYTES = 64 << 20
+#: uploads and downloads in flight at once (batches of small files, or whole files)
+TRANSFER_THREADS = 4
 
 
 def push(api: ApiClient, folder: Path, show_progress: bool) -> dict:
     project = load_project(folder)
+    _check_file_count(project)
     _check_namespace(api, project.name)
     existing = _published_digest(api, project.name, project.version)
     streamed = [] if existing else _new_large_files(api, project.files)
@@ -52,7 +67,10 @@ def push(api: ApiClient, folder: Path, show_progress: bool) -> dict:
     with progress_bar(f"hashing {len(hashed_first)} files", sum(f.size for f in hashed_first),
                       show_progress) as advance:
         for local in hashed_first:
-            digests[local.path], _ = sha256_file(local.absolute, advance)
+            digests[local.path], size = sha256_file(local.absolute, advance, local.size)
+            if size != local.size:
+                raise IntegrityError(f"{local.path} changed while it was being pushed; push again",
+                                     code="FILE_CHANGED", details={"path": local.path})
     if existing:
         digest = manifest_digest(project.manifest(digests))
         if digest != existing:
@@ -65,11 +83,10 @@ def push(api: ApiClient, folder: Path, show_progress: bool) -> dict:
     for local in hashed_first:
         if digests[local.path] in missing:
             to_send.setdefault(digests[local.path], local)
-    sent = 0
     total_upload = sum(f.size for f in to_send.values()) + sum(f.size for f in streamed)
     with progress_bar(f"uploading {len(to_send) + len(streamed)} blobs", total_upload, show_progress) as advance:
-        for blob_digest, local in to_send.items():
-            sent += upload_blob(api, local.absolute, blob_digest, local.size, advance)
+        advance = _thread_safe(advance)
+        sent = _upload_concurrently(api, to_send, advance)
         for local in streamed:
             digests[local.path], count = stream_blob(api, local.absolute, local.size, local.fingerprint, advance)
             sent += count
@@ -88,6 +105,52 @@ def push(api: ApiClient, folder: Path, show_progress: bool) -> dict:
         "files": len(project.files), "bytes_total": sum(f.size for f in project.files),
         "blobs_uploaded": len(to_send) + len(streamed), "bytes_uploaded": sent, "warnings": warnings,
     }
+
+
+def _check_file_count(project) -> None:
+    if len(project.files) > MAX_FILES_PER_VERSION:
+        raise UsageError(f"{project.folder} lists {len(project.files)} files; a version may have at most "
+                         f"{MAX_FILES_PER_VERSION}: split the artifact, or pack small files into an archive; "
+                         "nothing was uploaded", code="TOO_MANY_FILES",
+                         details={"files": len(project.files), "limit": MAX_FILES_PER_VERSION})
+
+
+def _upload_concurrently(api: ApiClient, to_send: dict, advance) -> int:
+    """Upload blobs on a few threads: small ones in batches (one request for many files), others one by one.
+    Returns the bytes sent."""
+    small = [(digest, local.absolute, local.size) for digest, local in to_send.items()
+             if local.size <= SMALL_BLOB_BYTES]
+    larger = [(digest, local) for digest, local in to_send.items() if local.size > SMALL_BLOB_BYTES]
+    tasks = [lambda group=group: upload_blob_batch(api, group, advance) for group in batches(small)]
+    tasks += [lambda digest=digest, local=local: upload_blob(api, local.absolute, digest, local.size, advance)
+              for digest, local in sorted(larger, key=lambda item: -item[1].size)]
+    return sum(_run_concurrently(tasks))
+
+
+def _run_concurrently(tasks: list) -> list:
+    """Run callables on TRANSFER_THREADS threads; the first failure cancels what has not started and is raised."""
+    if len(tasks) <= 1:
+        return [task() for task in tasks]
+    pool = ThreadPoolExecutor(max_workers=TRANSFER_THREADS, thread_name_prefix="regctl-transfer")
+    try:
+        futures = [pool.submit(task) for task in tasks]
+        wait(futures, return_when=FIRST_EXCEPTION)
+        failed = next((future for future in futures if future.done() and future.exception()), None)
+        if failed is not None:
+            raise failed.exception()
+        return [future.result() for future in futures]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _thread_safe(advance):
+    lock = threading.Lock()
+
+    def locked(count: int) -> None:
+        with lock:
+            advance(count)
+
+    return locked
 
 
 def _new_large_files(api: ApiClient, files: list) -> list:
@@ -134,14 +197,43 @@ def verified_version(api: ApiClient, reference: Reference) -> dict:
     return document
 
 
-def pull(api: ApiClient, cache: BlobCache, reference: Reference, output: Path, show_progress: bool) -> dict:
-    return download(api, cache, verified_version(api, reference), output, show_progress)
+def pull(api: ApiClient, cache: BlobCache, reference: Reference, output: Path, show_progress: bool,
+         force: bool = False) -> dict:
+    return download(api, cache, verified_version(api, reference), output, show_progress, force)
 
 
-def download(api: ApiClient, cache: BlobCache, document: dict, output: Path, show_progress: bool) -> dict:
-    """Write the files of a verified version document into ``output``, each checked against its sha256."""
+def download(api: ApiClient, cache: BlobCache, document: dict, output: Path, show_progress: bool,
+             force: bool = False) -> dict:
+    """Write the files of a verified version document into ``output``, each checked against its sha256.
+
+    Every file written is a copy of its own, never shared with the cache or with another pull. A file already in
+    ``output`` with the right content is left as it is; one with other content (edited locally, or from another
+    version) makes the pull refuse before anything is written, unless ``force``: then it is overwritten."""
     files = document["manifest"]["files"]
     output = Path(output)
+    targets = _targets(files, output)
+    pending, changed = _compare_with_disk(targets)
+    if changed and not force:
+        raise _local_changes(document, output, changed)
+    by_digest: dict[str, list] = defaultdict(list)
+    for entry, target in pending:
+        by_digest[entry["sha256"]].append((entry, target))
+    total = sum(group[0][0]["size"] for group in by_digest.values())
+    with progress_bar(f"downloading {len(pending)} files", total, show_progress) as advance:
+        advance = _thread_safe(advance)
+        downloaded = sum(_run_concurrently([
+            lambda group=group: _fetch_and_place(api, cache, document["name"], group, advance)
+            for group in by_digest.values()]))
+    return {
+        "name": document["name"], "version": document["version"], "digest": document["digest"],
+        "yanked": document["yanked"], "yank_reason": document["yank_reason"], "output": str(output),
+        "files": [{"path": e["path"], "size": e["size"], "sha256": e["sha256"]} for e in files],
+        "bytes_downloaded": downloaded, "unchanged": len(targets) - len(pending),
+        "overwritten": [entry["path"] for entry, _ in changed],
+    }
+
+
+def _targets(files: list[dict], output: Path) -> list[tuple[dict, Path]]:
     root = output.resolve()
     targets = []
     for entry in files:
@@ -150,16 +242,56 @@ def download(api: ApiClient, cache: BlobCache, document: dict, output: Path, sho
         if root not in target.resolve().parents:
             raise IntegrityError(f"the manifest names a path outside the output folder: {entry['path']!r}")
         targets.append((entry, target))
-    downloaded = 0
-    with progress_bar(f"downloading {len(files)} files", sum(e["size"] for e in files), show_progress) as advance:
-        for entry, target in targets:
-            cached, count = fetch_blob(api, cache, document["name"], entry["path"], entry["sha256"],
-                                       entry["size"], advance)
-            place_file(cached, target)
-            downloaded += count
-    return {
-        "name": document["name"], "version": document["version"], "digest": document["digest"],
-        "yanked": document["yanked"], "yank_reason": document["yank_reason"], "output": str(output),
-        "files": [{"path": e["path"], "size": e["size"], "sha256": e["sha256"]} for e in files],
-        "bytes_downloaded": downloaded,
-    }
+    return targets
+
+
+def _compare_with_disk(targets: list[tuple[dict, Path]]) -> tuple[list, list]:
+    """(files to write, files on disk whose content differs); files already right are neither."""
+    pending, changed = [], []
+    for entry, target in targets:
+        if not target.exists() and not target.is_symlink():
+            pending.append((entry, target))
+        elif _holds(target, entry):
+            continue
+        else:
+            pending.append((entry, target))
+            changed.append((entry, target))
+    return pending, changed
+
+
+def _holds(target: Path, entry: dict) -> bool:
+    if target.is_symlink() or not target.is_file() or target.stat().st_size != entry["size"]:
+        return False
+    return sha256_file(target, size_hint=entry["size"])[0] == entry["sha256"]
+
+
+def _local_changes(document: dict, output: Path, changed: list) -> UsageError:
+    paths = [entry["path"] for entry, _ in changed]
+    shown = ", ".join(paths[:10]) + (f" and {len(paths) - 10} more" if len(paths) > 10 else "")
+    return UsageError(f"{len(paths)} file(s) in {output} differ from {document['name']}@{document['version']} "
+                      f"(changed locally, or from another version): {shown}; nothing was written. "
+                      "Pass --force to overwrite them", code="LOCAL_CHANGES", details={"paths": paths})
+
+
+def _fetch_and_place(api: ApiClient, cache: BlobCache, name: str, group: list, advance) -> int:
+    """Fetch one blob (from the cache or the registry) and write it to every path that holds it.
+
+    A cache entry is hashed as it is copied out; one that does not match is dropped and downloaded again."""
+    entry = group[0][0]
+    digest, size = entry["sha256"], entry["size"]
+    cached, downloaded = fetch_blob(api, cache, name, entry["path"], digest, size, advance)
+    checked = downloaded > 0 or size == 0
+    if not downloaded:
+        advance(size)
+    for _, target in group:
+        if place_file(cached, target, None if checked else digest):
+            checked = True
+            continue
+        cache.evict(digest)
+        cached, count = fetch_blob(api, cache, name, entry["path"], digest, size, advance)
+        downloaded += count
+        checked = True
+        if not place_file(cached, target, digest):
+            raise IntegrityError(f"{entry['path']}: the copy of the downloaded blob does not hash to {digest}",
+                                 code="DIGEST_MISMATCH", details={"path": entry["path"]})
+    return downloaded

@@ -9,10 +9,14 @@ from schemas.digests import FINGERPRINT_EDGE, fingerprint
 CHUNK_SIZE = 1 << 20
 
 
-def sha256_file(path: Path, on_bytes: Callable[[int], object] | None = None) -> tuple[str, int]:
-    """Return (``sha256:<hex>``, size) of a file, reporting progress through ``on_bytes``."""
+def sha256_file(path: Path, on_bytes: Callable[[int], object] | None = None,
+                size_hint: int | None = None) -> tuple[str, int]:
+    """Return (``sha256:<hex>``, size) of a file, reporting progress through ``on_bytes``.
+
+    ``size_hint`` (the size the file had when listed) only sizes the read buffer, so that hashing thousands of
+    small files does not allocate a megabyte for each; the size returned is what was read."""
     hasher = hashlib.sha256()
-    buffer = bytearray(CHUNK_SIZE)
+    buffer = bytearray(CHUNK_SIZE if size_hint is None else max(4096, min(CHUNK_SIZE, size_hint + 1)))
     view = memoryview(buffer)
     size = 0
     with open(path, "rb", buffering=0) as handle:
@@ -22,7 +26,6 @@ def sha256_file(path: Path, on_bytes: Callable[[int], object] | None = None) -> 
             if on_bytes:
                 on_bytes(count)
     return "sha256:" + hasher.hexdigest(), size
-
 
 
 def file_fingerprint(path: Path, size: int) -> str:

@@ -1,21 +1,29 @@
 """Moving blobs: upload only what the registry lacks and resume from its offset; download into the cache
 with Range resumption, checking size and digest before anything is renamed into place."""
 
+import fcntl
 import hashlib
 import os
-import time
+import secrets
 from pathlib import Path
 
 import requests
 
-from client.api import ApiClient
+from client.api import ApiClient, Backoff
 from client.cache import BlobCache
 from client.errors import ConnectionFailed, IntegrityError, UploadOffsetMismatch
 from client.hashing import file_fingerprint, hash_prefix
+from schemas.api import BATCH_MAX_BLOB_BYTES, BATCH_MAX_BLOBS
 from schemas.digests import PipelinedHasher, format_digest
 
 CHUNK_SIZE = 1 << 20
-MAX_ATTEMPTS = 5
+#: files up to this size are uploaded in batches (POST /blobs/batch), many per request
+SMALL_BLOB_BYTES = BATCH_MAX_BLOB_BYTES
+#: a batch holds at most this many blobs and about this many bytes: enough to spread over the upload threads
+BATCH_BLOBS = min(250, BATCH_MAX_BLOBS)
+BATCH_BYTES = 8 << 20
+BATCH_BUFFER_BYTES = 256 << 10
+FICLONE = 0x40049409  # _IOW(0x94, 9, int), linux/fs.h
 
 
 class FileRegion:
@@ -71,33 +79,113 @@ def stream_blob(api: ApiClient, path: Path, size: int, fingerprint: str, on_byte
 
 
 def _send(api: ApiClient, path: Path, size: int, state: dict, on_bytes, hasher=None) -> tuple[dict, int]:
-    """PATCH the rest of the file until the registry holds all of it; retries resume from its offset."""
+    """PATCH the rest of the file until the registry holds all of it.
+
+    When the connection breaks (the registry restarted, a proxy timed out), ask the registry how far the upload
+    got and go on from there; an outage is waited out for up to REGCTL_RETRY_S, and each one that the upload
+    survives with progress gets a fresh allowance."""
     sent = 0
-    attempts = 0
+    backoff = None
     while not state["complete"] and state["offset"] < size:
-        region = FileRegion(path, state["offset"], size, on_bytes, hasher.update if hasher else None)
+        start = state["offset"]
+        region = FileRegion(path, start, size, on_bytes, hasher.update if hasher else None)
         try:
-            state = api.upload_bytes(state["id"], state["offset"], region)
+            state = api.upload_bytes(state["id"], start, region)
         except UploadOffsetMismatch:
             state = api.upload_state(state["id"])
         except ConnectionFailed:
-            attempts += 1
-            if attempts >= MAX_ATTEMPTS:
+            backoff = backoff or Backoff()
+            if not backoff.wait():
                 raise
-            time.sleep(min(2**attempts * 0.25, 5))
-            state = api.upload_state(state["id"])
+            state = api.upload_state(state["id"])  # itself retried until the registry answers again
+            if on_bytes and region.sent:
+                on_bytes(state["offset"] - start - region.sent)  # take back what the registry did not keep
+            if state["offset"] > start:
+                backoff = None
         finally:
             sent += region.sent
     return state, sent
 
 
+class BlobBatchBody:
+    """Small files framed for POST /blobs/batch (``<digest> <size>\\n`` then the bytes), read one at a time while
+    requests sends them; iterating again starts again, so a failed batch can be sent anew."""
+
+    def __init__(self, blobs: list[tuple[str, Path, int]]):
+        self.blobs = blobs
+        self.length = sum(len(_frame_header(digest, size)) + size for digest, _, size in blobs)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __iter__(self):
+        buffer = bytearray()
+        for digest, path, size in self.blobs:
+            buffer += _frame_header(digest, size)
+            with open(path, "rb") as handle:
+                data = handle.read(size + 1)
+            if len(data) != size:
+                raise IntegrityError(f"{path} changed size while it was being pushed; push again",
+                                     code="FILE_CHANGED", details={"path": str(path)})
+            buffer += data
+            if len(buffer) >= BATCH_BUFFER_BYTES:
+                yield bytes(buffer)
+                buffer.clear()
+        if buffer:
+            yield bytes(buffer)
+
+
+def _frame_header(digest: str, size: int) -> bytes:
+    return f"{digest} {size}\n".encode()
+
+
+def upload_blob_batch(api: ApiClient, blobs: list[tuple[str, Path, int]], on_bytes=None) -> int:
+    """Upload small blobs (digest, file, size) in one request; the registry stores all of them or none, so a
+    batch cut short by a broken connection is simply sent again. Returns the bytes sent."""
+    body = BlobBatchBody(blobs)
+    backoff = None
+    while True:
+        try:
+            api.upload_blob_batch(body)
+            break
+        except ConnectionFailed:
+            backoff = backoff or Backoff()
+            if not backoff.wait():
+                raise
+    total = sum(size for _, _, size in blobs)
+    if on_bytes:
+        on_bytes(total)
+    return total
+
+
+def batches(blobs: list[tuple[str, Path, int]], max_blobs: int = BATCH_BLOBS,
+            max_bytes: int = BATCH_BYTES) -> list[list[tuple[str, Path, int]]]:
+    """Split small blobs into batches of at most ``max_blobs`` blobs and about ``max_bytes`` bytes."""
+    groups: list[list] = []
+    current: list = []
+    current_bytes = 0
+    for blob in blobs:
+        if current and (len(current) >= max_blobs or current_bytes + blob[2] > max_bytes):
+            groups.append(current)
+            current, current_bytes = [], 0
+        current.append(blob)
+        current_bytes += blob[2]
+    if current:
+        groups.append(current)
+    return groups
+
+
 def fetch_blob(api: ApiClient, cache: BlobCache, name: str, path: str, digest: str, size: int,
                on_bytes=None) -> tuple[Path, int]:
-    """A verified copy of the blob in the cache, and how many bytes were downloaded for it."""
-    cached = cache.verified(digest, size)
+    """Download a blob into the cache, checking its size and digest before it is renamed into place; returns the
+    cache entry and the bytes downloaded. An entry already in the cache is returned as is: whoever copies it out
+    checks it (see :func:`place_file`)."""
+    cached = cache.lookup(digest, size)
     if cached is not None:
         return cached, 0
     with cache.partial(digest) as (partial, handle):
+        if (cached := cache.lookup(digest, size)) is not None:  # another regctl finished it while we waited
+            return cached, 0
         offset = os.fstat(handle.fileno()).st_size
         if offset > size:
             handle.truncate(0)
@@ -109,8 +197,9 @@ def fetch_blob(api: ApiClient, cache: BlobCache, name: str, path: str, digest: s
                     hasher.update(chunk)
             if on_bytes:
                 on_bytes(offset)
-        downloaded, hasher = _download(api, name, digest, size, handle, PipelinedHasher(hasher), offset, on_bytes)
-        handle.flush()  # no fsync: a cache entry is re-hashed before every use
+        pipelined = PipelinedHasher(hasher) if size > CHUNK_SIZE else hasher  # no thread for a small blob
+        downloaded, hasher = _download(api, name, digest, size, handle, pipelined, offset, on_bytes)
+        handle.flush()  # no fsync: a cache entry is checked again whenever it is copied out
         actual = "sha256:" + hasher.hexdigest()
         if actual != digest:
             partial.unlink(missing_ok=True)
@@ -122,16 +211,19 @@ def fetch_blob(api: ApiClient, cache: BlobCache, name: str, path: str, digest: s
 
 
 def _download(api, name, digest, size, handle, hasher, offset, on_bytes):
+    """Append the blob from ``offset`` to ``handle``; a broken transfer resumes with a Range request, for up to
+    REGCTL_RETRY_S through each outage."""
     downloaded = 0
-    attempts = 0
+    backoff = None
     while offset < size:
+        before = offset
         try:
             response = api.download_blob(name, digest, start=offset)
             if offset and response.status_code != 206:  # the range was ignored: start again
                 handle.truncate(0)
                 hasher.hexdigest()
                 hasher = PipelinedHasher()
-                offset = 0
+                offset = before = 0
             for chunk in response.iter_content(CHUNK_SIZE):
                 if offset + len(chunk) > size:
                     raise IntegrityError(f"the registry sent more than the {size} bytes of {digest}",
@@ -145,31 +237,83 @@ def _download(api, name, digest, size, handle, hasher, offset, on_bytes):
             if offset < size:
                 raise requests.ConnectionError("the download ended early")
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, ConnectionFailed):
-            attempts += 1
-            if attempts >= MAX_ATTEMPTS:
+            if offset > before:
+                backoff = None
+            backoff = backoff or Backoff()
+            if not backoff.wait():
                 raise ConnectionFailed(f"the download of {digest} kept failing at byte {offset} of {size}") from None
-            time.sleep(min(2**attempts * 0.25, 5))
     return downloaded, hasher
 
 
-def place_file(source: Path, destination: Path) -> None:
-    """Put a verified blob at ``destination`` atomically: a hard link where possible, else a copy.
+def place_file(source: Path, destination: Path, digest: str | None = None) -> bool:
+    """Put a private copy of ``source`` at ``destination``, atomically (a temporary file renamed into place).
 
-    The output shares the cache's inode when linked; an edit made to it in place is caught because the cache
-    re-hashes an entry before reusing it."""
+    The copy never shares its bytes with the cache or with another pull: a reflink where the file system can
+    make one (copy-on-write: an edit to either file leaves the other alone), else an in-kernel copy, else a
+    streamed one; memory stays flat. With ``digest`` the copy is hashed as it is made and put in place only if
+    it matches; returns whether it was."""
     destination.parent.mkdir(parents=True, exist_ok=True)
-    temp = destination.with_name(f".{destination.name}.regctl-{os.getpid()}.tmp")
-    temp.unlink(missing_ok=True)
+    temp = destination.with_name(f".{destination.name}.regctl-{secrets.token_hex(6)}.tmp")
     try:
-        os.link(source, temp)
-    except OSError:
-        _copy(source, temp)
-    os.replace(temp, destination)
+        with open(source, "rb") as reader, open(temp, "xb") as writer:
+            actual = _copy_contents(reader, writer, hashing=digest is not None)
+        if digest is not None and actual != digest:
+            temp.unlink()
+            return False
+        os.replace(temp, destination)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return True
 
 
-def _copy(source: Path, target: Path) -> None:
-    with open(source, "rb") as reader, open(target, "wb") as writer:
-        while chunk := reader.read(CHUNK_SIZE):
-            writer.write(chunk)
+def _copy_contents(reader, writer, hashing: bool) -> str | None:
+    """Copy an open file into another; with ``hashing``, return the digest of the bytes the copy holds."""
+    if _reflink(reader, writer):
+        if not hashing:
+            return None
         writer.flush()
-        os.fsync(writer.fileno())
+        with open(writer.name, "rb") as copy:
+            return _hash_stream(copy)
+    if not hashing and _copy_in_kernel(reader, writer):
+        return None
+    reader.seek(0)
+    writer.seek(0)
+    writer.truncate()
+    hasher = PipelinedHasher() if hashing else None
+    while chunk := reader.read(CHUNK_SIZE):
+        writer.write(chunk)
+        if hasher:
+            hasher.update(chunk)
+    return format_digest(hasher.hexdigest()) if hasher else None
+
+
+def _reflink(reader, writer) -> bool:
+    """A copy-on-write clone of the whole file (ioctl FICLONE: btrfs, XFS, bcachefs...), where supported."""
+    try:
+        fcntl.ioctl(writer.fileno(), FICLONE, reader.fileno())
+        return True
+    except OSError:
+        return False
+
+
+def _copy_in_kernel(reader, writer) -> bool:
+    """os.copy_file_range: no bytes through user space, and a reflink where the kernel can make one."""
+    size = os.fstat(reader.fileno()).st_size
+    copied = 0
+    try:
+        while copied < size:
+            count = os.copy_file_range(reader.fileno(), writer.fileno(), min(size - copied, 1 << 30))
+            if count == 0:
+                return False
+            copied += count
+    except (AttributeError, OSError):
+        return False
+    return True
+
+
+def _hash_stream(handle) -> str:
+    hasher = PipelinedHasher()
+    while chunk := handle.read(CHUNK_SIZE):
+        hasher.update(chunk)
+    return format_digest(hasher.hexdigest())
