@@ -52,6 +52,14 @@ class LiveRegistry:
             self.process.wait(10)
         self._log.close()
 
+    def restart(self) -> "LiveRegistry":
+        """Kill the server, as a crash would, and start it again on the same port, database and blob folder."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        self._log.close()
+        return self.start()
+
     def admin(self, *args: str) -> str:
         result = subprocess.run([BIN / "registry", *args], env=self.env, capture_output=True, text=True, check=True)
         return result.stdout
