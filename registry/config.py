@@ -39,6 +39,8 @@ class Settings:
     public_url: str | None = None
     max_blob_bytes: int = 100 * GiB
     max_json_bytes: int = 16 * MiB
+    #: the body of a version's PUT (its manifest): up to 100,000 file entries of a few hundred bytes each
+    max_manifest_bytes: int = 64 * MiB
     max_training_config_bytes: int = 1 * MiB
     upload_session_ttl_s: int = 24 * 3600
     #: "inprocess" (embedded default: jobs run in a thread of `registry serve`) or "celery"
@@ -62,6 +64,7 @@ class Settings:
             public_url=(env.get("REGISTRY_PUBLIC_URL") or None),
             max_blob_bytes=_int(env, "REGISTRY_MAX_BLOB_BYTES", cls.max_blob_bytes),
             max_json_bytes=_int(env, "REGISTRY_MAX_JSON_BYTES", cls.max_json_bytes),
+            max_manifest_bytes=_int(env, "REGISTRY_MAX_MANIFEST_BYTES", cls.max_manifest_bytes),
             max_training_config_bytes=_int(env, "REGISTRY_MAX_TRAINING_CONFIG_BYTES",
                                            cls.max_training_config_bytes),
             jobs_backend=_choice(env, "REGISTRY_JOBS", ("inprocess", "celery"), cls.jobs_backend),
