@@ -199,7 +199,6 @@ def verify(reference: str, submit: bool, no_sandbox: bool, workdir: Path | None,
 
     Exit 0 every claim held, 1 a claim failed, 2 integrity failure (nothing ran), 3 the evaluation failed."""
     from client import verify as verifying
-    from client.sandbox import SandboxUnavailable
 
     ref = commands.parse_reference(reference)
     config = load_config()
@@ -214,13 +213,10 @@ def verify(reference: str, submit: bool, no_sandbox: bool, workdir: Path | None,
         if not yes and not as_json and sys.stdin.isatty() and not click.confirm("Run it?", default=True):
             raise UsageError("not run: you declined", code="DECLINED")
 
-    try:
-        report = verifying.verify(api, BlobCache(config.cache_dir), ref,
-                                  verifying.VerifyOptions(sandboxed=not no_sandbox, workdir=workdir), notice)
-    except SandboxUnavailable as err:
-        raise UsageError(str(err), code="NO_SANDBOX") from None
+    # a sandbox that cannot be built as specified is an evaluation failure (exit 3), never run unconfined
+    report = verifying.verify(api, BlobCache(config.cache_dir), ref,
+                              verifying.VerifyOptions(sandboxed=not no_sandbox, workdir=workdir), notice)
     if submit:
-        report["verifier"] = api.whoami()["name"]
         key_id, signature = keys.sign(api, report)
         recorded = api.submit_verification(report["name"], report["version"], report, signature, key_id)
         report = {**report, "submitted": {"id": recorded["id"], "role": recorded["role"],

@@ -102,11 +102,18 @@ def _read_metrics(path: Path) -> tuple[dict | None, str | None]:
     try:
         if path.stat().st_size > MAX_METRICS_BYTES:
             return None, f"the metrics file is larger than {MAX_METRICS_BYTES} bytes"
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_refuse_constant)
     except FileNotFoundError:
         return None, "the command did not write the metrics file {metrics}"
+    except RecursionError:
+        return None, "the metrics file is nested too deeply"
     except (OSError, UnicodeDecodeError, ValueError) as err:
         return None, f"the metrics file is not valid JSON ({err})"
     if not isinstance(data, dict):
         return None, "the metrics file must hold a JSON object of metric -> value"
     return data, None
+
+
+def _refuse_constant(name: str):
+    """NaN and Infinity are not JSON: a report carrying them could be neither signed nor judged."""
+    raise ValueError(f"{name} is not a number JSON allows")

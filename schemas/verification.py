@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import rfc8785
 from marshmallow import Schema, ValidationError, fields, validate
 
-from schemas.names import validate_digest, validate_full_name
+from schemas.names import validate_digest, validate_full_name, validate_one_line
 
 REPORT_VERSION = 2
 OUTCOMES = ("reproduced", "claim_failed", "evaluation_failed")
@@ -133,7 +133,7 @@ class BadgeStatesSchema(Schema):
 class SigningKeySchema(Schema):
     id = fields.String(dump_only=True)
     public_key = fields.String(required=True, metadata={"description": "base64 of the raw 32-byte Ed25519 key"})
-    name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
+    name = fields.String(load_default=None, allow_none=True, validate=[validate.Length(max=100), validate_one_line])
     challenge = fields.String(required=True, load_only=True,
                               metadata={"description": "a challenge from POST /keys/challenge, used once"})
     signature = fields.String(required=True, load_only=True,

@@ -17,6 +17,7 @@ from registry.models import User, VerificationJob, Version
 from registry.models.base import utcnow
 from registry.services import audit
 from registry.services.access import owns_namespace, readable_artifact
+from registry.services.committees import role_in
 from registry.services.versions import resolve_version
 from schemas.verdicts import runs_for
 
@@ -25,8 +26,6 @@ LOG_LIMIT = 64 * 1024
 
 def may_request(session: Session, user: User, version: Version) -> bool:
     """The version's author, or a chair or reviewer of the version's venue, may ask for a reference run."""
-    from registry.services.venues import role_in
-
     return owns_namespace(user, version.artifact.namespace) or role_in(session, user, version.venue) is not None
 
 

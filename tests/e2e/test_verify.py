@@ -171,7 +171,7 @@ def test_without_a_sandbox_verify_refuses_unless_told(author, reviewer):
     assert author("push", EXAMPLES / "digits-logreg").code == 0
     reviewer.env["REGCTL_BWRAP"] = "/nonexistent/bwrap"
     refused = reviewer("verify", "demo/digits-logreg")
-    assert refused.code == 4 and "--no-sandbox" in refused.stderr
+    assert refused.code == 3 and "--no-sandbox" in refused.stderr
     unconfined = reviewer("verify", "demo/digits-logreg", "--no-sandbox", "--json")
     assert unconfined.code == 0 and unconfined.json()["sandbox"] == "none"
 
@@ -228,4 +228,5 @@ def test_the_memory_limit_stops_an_evaluation_that_asks_for_too_much(author, rev
     result = reviewer("verify", "demo/hog", "--json")
     assert result.code == 3
     run = result.json()["runs"][0]
-    assert "MemoryError" in run["stderr_tail"] and run["exit_code"] != 0
+    assert run["error"] == "killed: the process tree exceeded the memory limit of 512 MB" and run["exit_code"] != 0
+    assert run["limits"]["memory_mb"]["hit"] is True
