@@ -104,7 +104,10 @@ class Upload(MethodView):
 
     @blp.response(200, UploadStateSchema)
     @blp.doc(requestBody={"content": {"application/octet-stream": {"schema": {"type": "string",
-                                                                               "format": "binary"}}}})
+                                                                               "format": "binary"}}}},
+             parameters=[{"in": "header", "name": "Upload-Offset", "required": True,
+                          "schema": {"type": "integer", "minimum": 0},
+                          "description": "how many bytes of the upload the registry already holds"}])
     def patch(self, upload_id):
         """Append bytes at Upload-Offset; the blob is verified and committed when the last byte arrives."""
         # Uploads are bounded by the blob size limit (and by the session's declared size while streaming).
