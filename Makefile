@@ -39,6 +39,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/transfer.py
 	$(BIN)/python bench/verify.py
+	$(BIN)/python bench/many_files.py
 
 clean:
 	rm -rf $(VENV) var test-output .pytest_cache
