@@ -6,7 +6,7 @@ import math
 from flask import Flask, g, request
 from flask_smorest import Api
 
-from registry.context import db_session
+from registry.context import current_registry, db_session
 from registry.errors import RegistryError
 from registry.services.auth import authenticate
 from schemas.errors import ErrorEnvelopeSchema
@@ -41,6 +41,7 @@ def register_api(app: Flask) -> Api:
     @app.before_request
     def _authenticate():
         if request.blueprint in names:
+            allow_manifest_bodies()
             check_json_body()
             authenticate_request()
 
@@ -49,6 +50,13 @@ def register_api(app: Flask) -> Api:
         return private_when_authenticated(response) if request.blueprint in names else response
 
     return api
+
+
+def allow_manifest_bodies() -> None:
+    """A version's manifest (up to 100,000 file entries) may be larger than other JSON bodies; the limit must be
+    set before the body is read."""
+    if request.method == "PUT" and request.blueprint == "artifacts":
+        request.max_content_length = current_registry().settings.max_manifest_bytes
 
 
 def check_json_body() -> None:

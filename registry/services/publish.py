@@ -10,7 +10,6 @@ from registry.context import RegistryContext
 from registry.errors import RegistryError
 from registry.models import (
     Artifact,
-    Blob,
     ChecklistAnswer,
     Claim,
     EvaluationSpec,
@@ -21,7 +20,7 @@ from registry.models import (
 from registry.models.base import utcnow
 from registry.services import audit
 from registry.services.access import find_artifact, readable_artifact, split_name, writable_namespace
-from registry.services.uploads import held_digests
+from registry.services.uploads import blob_sizes, held_digests
 from registry.services.versions import resolve_version
 from schemas.bounded_yaml import YamlTooLarge, load_bounded_yaml, to_json_data
 from schemas.checklist import mechanical_warnings
@@ -131,8 +130,7 @@ def _check_blobs(session: Session, user: User, files: list[dict]) -> None:
         paths = [entry["path"] for entry in files if entry["sha256"] in missing]
         raise RegistryError("BLOB_UNKNOWN", f"{len(missing)} file(s) have not been uploaded: "
                             f"{', '.join(paths[:5])}", missing=missing, paths=paths)
-    rows = session.execute(select(Blob.digest, Blob.size).where(Blob.digest.in_(digests)))
-    sizes = {digest: size for digest, size in rows}
+    sizes = blob_sizes(session, digests)
     wrong = [entry["path"] for entry in files if sizes[entry["sha256"]] != entry["size"]]
     if wrong:
         raise RegistryError("BLOB_SIZE_MISMATCH", f"the manifest gives wrong sizes for {', '.join(wrong[:5])}",

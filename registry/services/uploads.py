@@ -23,12 +23,28 @@ from registry.services.integrity import quarantined_digests, record_repair, stor
 from registry.storage import OffsetMismatch
 from schemas.digests import FINGERPRINT_EDGE, PipelinedHasher, fingerprint, format_digest
 
+#: digests per SQL query (an IN list) where a request names many: well below the bound-parameter limits of SQLite
+#: and PostgreSQL (65535), whatever the request size
+DIGESTS_PER_SQL_QUERY = 2000
+
+
+def _slices(values: list[str], size: int = DIGESTS_PER_SQL_QUERY):
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
 
 def held_digests(session: Session, user: User | None, digests: Iterable[str]) -> set[str]:
-    """The digests among ``digests`` that are stored and that ``user`` may use in a version.
+    """The digests among ``digests`` that are stored and that ``user`` may use in a version, in a few queries per
+    2,000 digests.
 
     A blob quarantined as damaged is held by nobody until its bytes are uploaded again."""
-    wanted = set(digests)
+    held: set[str] = set()
+    for part in _slices(sorted(set(digests))):
+        held |= _held_among(session, user, set(part))
+    return held
+
+
+def _held_among(session: Session, user: User | None, wanted: set[str]) -> set[str]:
     if not wanted:
         return set()
     readable = (
@@ -58,9 +74,7 @@ def known_fingerprints(session: Session, user: User, fingerprints: list[str]) ->
     known: set[str] = set()
     for part in _slices(wanted):
         rows = session.execute(select(Blob.digest, Blob.fingerprint).where(Blob.fingerprint.in_(part))).all()
-        held: set[str] = set()
-        for digests in _slices([digest for digest, _ in rows]):
-            held |= held_digests(session, user, digests)
+        held = held_digests(session, user, [digest for digest, _ in rows])
         known |= {fp for digest, fp in rows if digest in held}
         known |= set(session.scalars(select(UploadSession.fingerprint).where(
             UploadSession.user_id == user.id, UploadSession.completed_at.is_(None),
@@ -68,22 +82,19 @@ def known_fingerprints(session: Session, user: User, fingerprints: list[str]) ->
     return [fp for fp in wanted if fp in known]
 
 
-#: digests per SQL query (an IN list) where a request names many: well below the bound-parameter limits of SQLite
-#: and PostgreSQL (65535), whatever the request size
-DIGESTS_PER_SQL_QUERY = 2000
-
-
-def _slices(values: list[str], size: int = DIGESTS_PER_SQL_QUERY):
-    for start in range(0, len(values), size):
-        yield values[start:start + size]
+def blob_sizes(session: Session, digests: Iterable[str]) -> dict[str, int]:
+    """The stored size of each of ``digests`` that is stored."""
+    sizes: dict[str, int] = {}
+    for part in _slices(sorted(set(digests))):
+        sizes.update((digest, size) for digest, size in session.execute(
+            select(Blob.digest, Blob.size).where(Blob.digest.in_(part))))
+    return sizes
 
 
 def missing_blobs(session: Session, user: User, digests: list[str]) -> list[str]:
     """The digests among ``digests`` that ``user`` must still upload, in a few queries per 2,000 digests."""
     wanted = list(dict.fromkeys(digests))
-    held: set[str] = set()
-    for part in _slices(wanted):
-        held |= held_digests(session, user, part)
+    held = held_digests(session, user, wanted)
     return [digest for digest in wanted if digest not in held]
 
 
