@@ -1,5 +1,6 @@
 """Helpers shared by the benchmarks."""
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -17,3 +18,11 @@ def best_of(runs: int, action) -> float:
         action()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def report(name: str, results: dict) -> None:
+    """Print the figures and keep them in ``bench/results/NAME.json``."""
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))

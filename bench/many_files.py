@@ -2,7 +2,6 @@
 then `regctl pull` of the same version into an empty cache. Prints the times (see README.md)."""
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -10,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT  # noqa: E402  (puts the project on sys.path)
+from common import report  # noqa: E402  (puts the project on sys.path)
 
 from tests.factories import author_file, make_project, write_author_file  # noqa: E402
 from tests.live import BIN, LiveRegistry  # noqa: E402
@@ -67,10 +66,7 @@ def main() -> None:
         results = measure(work, args.files, args.size)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "many_files.json").write_text(json.dumps(results, indent=2))
-    print(json.dumps(results, indent=2))
+    report("many_files", results)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 import argparse
 import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -10,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, best_of  # noqa: E402  (puts the project on sys.path)
+from common import best_of, report  # noqa: E402  (puts the project on sys.path)
 
 from client.hashing import sha256_file  # noqa: E402
 from tests.factories import make_project  # noqa: E402
@@ -41,10 +40,7 @@ def main() -> None:
         results = measure(work, args.size_mib * MiB, args.runs)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "transfer.json").write_text(json.dumps(results, indent=2))
-    print(json.dumps(results, indent=2))
+    report("transfer", results)
 
 
 def measure(work: Path, size: int, runs: int) -> dict:

@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from common import ROOT, best_of  # noqa: E402  (puts the project on sys.path)
+from common import ROOT, best_of, report  # noqa: E402  (puts the project on sys.path)
 
 from client.hashing import sha256_file  # noqa: E402
 from client.sandbox import Runner  # noqa: E402
@@ -76,10 +76,7 @@ def main() -> None:
                "regctl_verify_s": round(t_verify, 3), "hashing_s": round(t_hash, 3),
                "overhead_s": round(t_verify - t_hand, 3), "empty_sandbox_s": round(t_sandbox, 3),
                "limits_enforced_by": mechanisms, "aim": "overhead < 1 s", "within_aim": t_verify - t_hand < 1}
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "verify.json").write_text(json.dumps(results, indent=2))
-    print(json.dumps(results, indent=2))
+    report("verify", results)
 
 
 if __name__ == "__main__":
