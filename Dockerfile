@@ -25,4 +25,4 @@ USER registry
 VOLUME ["/data"]
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/api/v1/openapi.json', timeout=4)"
-CMD ["sh", "-c", "registry db upgrade && exec gunicorn --bind 0.0.0.0:8080 --worker-class gthread --workers ${WEB_CONCURRENCY:-4} --threads ${WEB_THREADS:-8} --timeout 600 --limit-request-line 8190 --access-logfile - 'registry.app:create_app()'"]
+CMD ["sh", "-c", "registry db upgrade && exec gunicorn --bind 0.0.0.0:8080 --worker-class gthread --workers ${WEB_CONCURRENCY:-4} --threads ${WEB_THREADS:-8} --timeout 600 --limit-request-line 8190 --access-logfile - 'reproreg.app:create_app()'"]

@@ -14,9 +14,8 @@ from urllib.parse import quote
 
 import requests
 import urllib3
-
-from client.errors import ConnectionFailed, ServerError, UsageError, from_server
-from schemas.api import MAX_DIGESTS_PER_QUERY
+from regctl.errors import ConnectionFailed, ServerError, UsageError, from_server
+from reproreg_schemas.api import MAX_DIGESTS_PER_QUERY
 
 TIMEOUT = (10, 300)  # connect, read
 RETRY_ENV = "REGCTL_RETRY_S"
@@ -110,7 +109,7 @@ class ApiClient:
     def _outage(self, reason: str) -> Backoff:
         backoff = Backoff()
         if backoff.deadline > time.monotonic():
-            from client.output import note
+            from regctl.output import note
 
             note(f"the registry at {self.url} is not answering ({reason}); retrying for up to "
                  f"{retry_budget_s():g} s")

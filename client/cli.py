@@ -11,13 +11,12 @@ import sys
 from pathlib import Path
 
 import click
-
-from client import commands, keys
-from client.api import ApiClient
-from client.cache import BlobCache
-from client.config import load_config, save_login
-from client.errors import EvaluationFailed, RegctlError, UsageError
-from client.output import emit_json, human_size, note, report_error, table
+from regctl import commands, keys
+from regctl.api import ApiClient
+from regctl.cache import BlobCache
+from regctl.config import load_config, save_login
+from regctl.errors import EvaluationFailed, RegctlError, UsageError
+from regctl.output import emit_json, human_size, note, report_error, table
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
 
@@ -198,7 +197,7 @@ def verify(reference: str, submit: bool, no_sandbox: bool, workdir: Path | None,
     """Pull and hash-check a version, re-run its evaluation in a sandbox, and judge every claim.
 
     Exit 0 every claim held, 1 a claim failed, 2 integrity failure (nothing ran), 3 the evaluation failed."""
-    from client import verify as verifying
+    from regctl import verify as verifying
 
     ref = commands.parse_reference(reference)
     config = load_config()

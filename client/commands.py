@@ -6,13 +6,13 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
-from client.api import ApiClient
-from client.cache import BlobCache
-from client.errors import AuthError, Conflict, IntegrityError, NotFound, UsageError
-from client.hashing import file_fingerprint, sha256_file
-from client.progress import progress_bar
-from client.project import load_project
-from client.transfer import (
+from regctl.api import ApiClient
+from regctl.cache import BlobCache
+from regctl.errors import AuthError, Conflict, IntegrityError, NotFound, UsageError
+from regctl.hashing import file_fingerprint, sha256_file
+from regctl.progress import progress_bar
+from regctl.project import load_project
+from regctl.transfer import (
     SMALL_BLOB_BYTES,
     batches,
     fetch_blob,
@@ -21,10 +21,10 @@ from client.transfer import (
     upload_blob,
     upload_blob_batch,
 )
-from schemas.api import MAX_FILES_PER_VERSION
-from schemas.checklist import mechanical_warnings
-from schemas.manifest import canonical_manifest, manifest_digest
-from schemas.names import DIGEST_RE, normalise_relative_path, validate_full_name, validate_semver
+from reproreg_schemas.api import MAX_FILES_PER_VERSION
+from reproreg_schemas.checklist import mechanical_warnings
+from reproreg_schemas.manifest import canonical_manifest, manifest_digest
+from reproreg_schemas.names import DIGEST_RE, normalise_relative_path, validate_full_name, validate_semver
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
-from schemas.digests import FINGERPRINT_EDGE, fingerprint
+from reproreg_schemas.digests import FINGERPRINT_EDGE, fingerprint
 
 CHUNK_SIZE = 1 << 20
 

@@ -15,11 +15,10 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from client.api import ApiClient
-from client.config import config_file
-from client.errors import UsageError
-from schemas.verification import key_challenge_bytes, report_bytes
+from regctl.api import ApiClient
+from regctl.config import config_file
+from regctl.errors import UsageError
+from reproreg_schemas.verification import key_challenge_bytes, report_bytes
 
 
 def key_dir(env=None) -> Path:

@@ -4,8 +4,7 @@ import json
 import sys
 
 import click
-
-from client.errors import RegctlError
+from regctl.errors import RegctlError
 
 
 def emit_json(document) -> None:

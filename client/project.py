@@ -10,12 +10,11 @@ from pathlib import Path
 
 import yaml
 from marshmallow import ValidationError
-
-from client.errors import InvalidProjectError
-from schemas.bounded_yaml import load_bounded_yaml, to_json_data
-from schemas.errors import flatten_messages
-from schemas.manifest import MANIFEST_VERSION, AuthorFileSchema, canonical_manifest
-from schemas.names import normalise_relative_path
+from regctl.errors import InvalidProjectError
+from reproreg_schemas.bounded_yaml import load_bounded_yaml, to_json_data
+from reproreg_schemas.errors import flatten_messages
+from reproreg_schemas.manifest import MANIFEST_VERSION, AuthorFileSchema, canonical_manifest
+from reproreg_schemas.names import normalise_relative_path
 
 PROJECT_FILE = "regctl.yaml"
 MAX_SIDE_FILE_BYTES = 1 << 20

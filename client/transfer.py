@@ -8,13 +8,12 @@ import secrets
 from pathlib import Path
 
 import requests
-
-from client.api import ApiClient, Backoff
-from client.cache import BlobCache
-from client.errors import ConnectionFailed, IntegrityError, UploadOffsetMismatch
-from client.hashing import file_fingerprint, hash_prefix
-from schemas.api import BATCH_MAX_BLOB_BYTES, BATCH_MAX_BLOBS
-from schemas.digests import PipelinedHasher, format_digest
+from regctl.api import ApiClient, Backoff
+from regctl.cache import BlobCache
+from regctl.errors import ConnectionFailed, IntegrityError, UploadOffsetMismatch
+from regctl.hashing import file_fingerprint, hash_prefix
+from reproreg_schemas.api import BATCH_MAX_BLOB_BYTES, BATCH_MAX_BLOBS
+from reproreg_schemas.digests import PipelinedHasher, format_digest
 
 CHUNK_SIZE = 1 << 20
 #: files up to this size are uploaded in batches (POST /blobs/batch), many per request

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from client import environment
-from client.api import ApiClient
-from client.cache import BlobCache
-from client.commands import Reference, download, verified_version
-from client.sandbox import Runner, render_command
-from schemas.verdicts import judge, outcome, runs_for
-from schemas.verification import REPORT_VERSION
+from regctl import environment
+from regctl.api import ApiClient
+from regctl.cache import BlobCache
+from regctl.commands import Reference, download, verified_version
+from regctl.sandbox import Runner, render_command
+from reproreg_schemas.verdicts import judge, outcome, runs_for
+from reproreg_schemas.verification import REPORT_VERSION
 
 EXIT_FOR_OUTCOME = {"reproduced": 0, "claim_failed": 1, "evaluation_failed": 3}
 MAX_METRICS_BYTES = 1 << 20

@@ -1,7 +1,6 @@
 from alembic import context
-
-from registry.db import make_engine
-from registry.models import Base
+from reproreg.db import make_engine
+from reproreg.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -5,17 +5,16 @@ import logging
 
 from flask import Flask, jsonify, request
 from marshmallow import ValidationError
+from reproreg.config import Settings
+from reproreg.context import RegistryContext, close_db_session
+from reproreg.db import make_engine, make_session_factory
+from reproreg.errors import RegistryError
+from reproreg.jobs import create_dispatcher
+from reproreg.storage import create_blob_store
+from reproreg_schemas.errors import flatten_messages
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import BaseConverter
 from werkzeug.serving import WSGIRequestHandler
-
-from registry.config import Settings
-from registry.context import RegistryContext, close_db_session
-from registry.db import make_engine, make_session_factory
-from registry.errors import RegistryError
-from registry.jobs import create_dispatcher
-from registry.storage import create_blob_store
-from schemas.errors import flatten_messages
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +52,9 @@ def create_app(settings: Settings | None = None, dispatcher=None) -> Flask:
     app.teardown_appcontext(close_db_session)
     app.before_request(refuse_long_uri)
 
-    from registry.api import register_api
-    from registry.web.presenters import human_size
-    from registry.web.views import bp as web
+    from reproreg.api import register_api
+    from reproreg.web.presenters import human_size
+    from reproreg.web.views import bp as web
 
     app.extensions["registry-api"] = register_api(app)
     app.register_blueprint(web)

@@ -6,9 +6,8 @@ import threading
 from pathlib import Path
 
 import click
-
-from registry.config import ConfigError, Settings
-from registry.errors import RegistryError
+from reproreg.config import ConfigError, Settings
+from reproreg.errors import RegistryError
 
 
 def _settings() -> Settings:
@@ -19,7 +18,7 @@ def _settings() -> Settings:
 
 
 def _session():
-    from registry.db import make_engine, make_session_factory
+    from reproreg.db import make_engine, make_session_factory
 
     return make_session_factory(make_engine(_settings().database_url))()
 
@@ -37,10 +36,9 @@ def serve(host: str, port: int, demo: bool):
     """Serve the registry (development server; use gunicorn in production).
 
     With REGISTRY_JOBS=inprocess (the default) verification jobs run in a thread of this process."""
+    from reproreg.app import ApiErrorRequestHandler, create_app
+    from reproreg_migrations import pending
     from werkzeug.serving import run_simple
-
-    from migrations import pending
-    from registry.app import ApiErrorRequestHandler, create_app
 
     settings = _settings()
     if pending(settings.database_url):
@@ -56,12 +54,11 @@ def serve(host: str, port: int, demo: bool):
 
 def _inprocess_dispatcher(settings: Settings, url: str):
     """The embedded executor, acting as the reference worker 'reference' with a token made for this run."""
+    from reproreg.jobs.inprocess import InProcessDispatcher
+    from reproreg.jobs.runner import WorkerIdentity
+    from reproreg.models import User
+    from reproreg.services.auth import create_token, create_user, revoke_tokens_described
     from sqlalchemy import select
-
-    from registry.jobs.inprocess import InProcessDispatcher
-    from registry.jobs.runner import WorkerIdentity
-    from registry.models import User
-    from registry.services.auth import create_token, create_user, revoke_tokens_described
 
     with _session() as session:
         user = session.scalar(select(User).where(User.name == "reference"))
@@ -87,7 +84,7 @@ def _when_up(host: str, port: int, dispatcher, url: str, demo_token: str | None)
     if dispatcher is not None:
         dispatcher.start()
     if demo_token:
-        from registry.demo import seed
+        from reproreg.demo import seed
 
         seed(url, demo_token, lambda message: click.echo(message, err=True))
 def _safe_url(app) -> str:
@@ -105,7 +102,7 @@ def db():
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str):
     """Apply the migrations up to REVISION."""
-    from migrations import upgrade
+    from reproreg_migrations import upgrade
 
     upgrade(_settings().database_url, revision)
     click.echo(f"database at {revision}", err=True)
@@ -120,7 +117,7 @@ def users():
 @click.argument("name")
 @click.option("--worker", is_flag=True, help="A reference worker: its verifications count as the registry's own.")
 def users_create(name: str, worker: bool):
-    from registry.services.auth import create_user
+    from reproreg.services.auth import create_user
 
     with _session() as session:
         _run(lambda: create_user(session, name, is_worker=worker))
@@ -137,8 +134,8 @@ def uploads():
               help="Seconds (default: REGISTRY_UPLOAD_TTL_S, one day).")
 def uploads_prune(older_than_s: int | None):
     """Discard unfinished uploads, and their bytes, started longer ago than the limit (run it from cron)."""
-    from registry.app import create_app
-    from registry.services.uploads import prune_abandoned
+    from reproreg.app import create_app
+    from reproreg.services.uploads import prune_abandoned
 
     settings = _settings()
     app = create_app(settings)
@@ -172,10 +169,9 @@ def storage_fsck(dry_run: bool, as_json: bool):
     """
     import json
 
+    from reproreg.app import create_app
+    from reproreg.services.integrity import fsck
     from sqlalchemy.exc import SQLAlchemyError
-
-    from registry.app import create_app
-    from registry.services.integrity import fsck
 
     app = create_app(_settings())
     ctx = app.extensions["registry"]
@@ -211,7 +207,7 @@ def venues():
 @click.option("--title", required=True, help="e.g. 'NeurIPS 2026'")
 @click.option("--chair", required=True, help="The user who chairs its artifact evaluation.")
 def venues_create(slug: str, title: str, chair: str):
-    from registry.services.venues import create_venue
+    from reproreg.services.venues import create_venue
 
     with _session() as session:
         _run(lambda: create_venue(session, slug, title, chair))
@@ -228,7 +224,7 @@ def tokens():
 @click.option("--description", default=None, help="What the token is for.")
 def tokens_create(user: str, description: str | None):
     """Create a token for USER; the token is the only line printed on stdout."""
-    from registry.services.auth import create_token, get_user
+    from reproreg.services.auth import create_token, get_user
 
     with _session() as session:
         token, secret = _run(lambda: create_token(session, get_user(session, user), description))
@@ -239,7 +235,7 @@ def tokens_create(user: str, description: str | None):
 @tokens.command("list")
 @click.argument("user")
 def tokens_list(user: str):
-    from registry.services.auth import get_user, list_tokens
+    from reproreg.services.auth import get_user, list_tokens
 
     with _session() as session:
         for token in _run(lambda: list_tokens(session, get_user(session, user))):
@@ -251,7 +247,7 @@ def tokens_list(user: str):
 @click.argument("token_id", type=int)
 def tokens_revoke(token_id: int):
     """Revoke a token by its id (see 'registry tokens list USER')."""
-    from registry.services.auth import revoke_token
+    from reproreg.services.auth import revoke_token
 
     with _session() as session:
         _run(lambda: revoke_token(session, token_id))
@@ -267,10 +263,9 @@ def demo(name: str, url: str):
 
 
 def _demo_user(settings: Settings, name: str, url: str) -> str:
+    from reproreg.models import User
+    from reproreg.services.auth import create_token, create_user
     from sqlalchemy import select
-
-    from registry.models import User
-    from registry.services.auth import create_token, create_user
 
     with _session() as session:
         user = session.scalar(select(User).where(User.name == name)) or _run(lambda: create_user(session, name))
@@ -310,7 +305,7 @@ Pages: {url}/    API: {url}/api/v1/docs
 @click.option("--heartbeat", default=10.0, show_default=True, type=float, help="Seconds between lease renewals.")
 def worker(url, token, gpu, name, home, concurrency, poll_interval, heartbeat):
     """A reference worker: a Celery worker (REGISTRY_BROKER_URL) that runs verification jobs."""
-    from registry.jobs.worker import start_worker
+    from reproreg.jobs.worker import start_worker
 
     settings = _settings()
     if not settings.broker_url:

@@ -3,12 +3,11 @@
 from dataclasses import dataclass, field
 
 from flask import current_app, g
+from reproreg.config import Settings
+from reproreg.services.hash_states import HashStates
+from reproreg.storage.base import BlobStore
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
-
-from registry.config import Settings
-from registry.services.hash_states import HashStates
-from registry.storage.base import BlobStore
 
 
 @dataclass

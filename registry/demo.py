@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from client.api import ApiClient
-from client.commands import push
-from client.errors import RegctlError
+from regctl.api import ApiClient
+from regctl.commands import push
+from regctl.errors import RegctlError
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "digits-logreg"
 

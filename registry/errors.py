@@ -1,6 +1,6 @@
 """The registry's one exception type; rendered by one handler as the JSON error envelope."""
 
-from schemas.errors import ERROR_CODES
+from reproreg_schemas.errors import ERROR_CODES
 
 
 class RegistryError(Exception):

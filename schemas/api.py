@@ -1,9 +1,8 @@
 """Request and response bodies of the JSON API under /api/v1."""
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
-
-from schemas.manifest import ReleaseSchema
-from schemas.names import validate_digest
+from reproreg_schemas.manifest import ReleaseSchema
+from reproreg_schemas.names import validate_digest
 
 #: digests (or fingerprints) per missing-blob or probe request; clients ask in batches of at most this many
 MAX_DIGESTS_PER_QUERY = 10000

@@ -5,8 +5,7 @@ import posixpath
 import shlex
 
 from marshmallow import Schema, ValidationError, fields, validate
-
-from schemas.names import validate_multi_line, validate_one_line
+from reproreg_schemas.names import validate_multi_line, validate_one_line
 
 CHECKLIST_VERSION = "pineau-v2.0"
 

@@ -3,8 +3,7 @@
 import math
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
-
-from schemas.names import validate_multi_line, validate_one_line
+from reproreg_schemas.names import validate_multi_line, validate_one_line
 
 TOLERANCE_KINDS = ("abs", "rel", "min", "max")
 

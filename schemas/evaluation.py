@@ -3,8 +3,7 @@
 import string
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
-
-from schemas.names import validate_one_line
+from reproreg_schemas.names import validate_one_line
 
 PLACEHOLDERS = ("files", "metrics", "seed")
 REQUIRED_PLACEHOLDERS = ("files", "metrics")

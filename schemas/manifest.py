@@ -9,11 +9,10 @@ import hashlib
 
 import rfc8785
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
-
-from schemas.checklist import ChecklistField
-from schemas.claims import ClaimSchema, FiniteFloat, validate_unique_claims
-from schemas.evaluation import EvaluationSpecSchema
-from schemas.names import (
+from reproreg_schemas.checklist import ChecklistField
+from reproreg_schemas.claims import ClaimSchema, FiniteFloat, validate_unique_claims
+from reproreg_schemas.evaluation import EvaluationSpecSchema
+from reproreg_schemas.names import (
     normalise_relative_path,
     validate_digest,
     validate_full_name,

@@ -11,8 +11,7 @@ from datetime import datetime, timedelta
 
 import rfc8785
 from marshmallow import Schema, ValidationError, fields, validate
-
-from schemas.names import validate_digest, validate_full_name, validate_one_line
+from reproreg_schemas.names import validate_digest, validate_full_name, validate_one_line
 
 REPORT_VERSION = 2
 OUTCOMES = ("reproduced", "claim_failed", "evaluation_failed")

@@ -7,15 +7,14 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from reproreg.app import create_app
+from reproreg.config import Settings
+from reproreg.db import make_engine
+from reproreg.models import Base
+from reproreg.services.auth import create_token, create_user
+from reproreg_migrations import upgrade
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-
-from migrations import upgrade
-from registry.app import create_app
-from registry.config import Settings
-from registry.db import make_engine
-from registry.models import Base
-from registry.services.auth import create_token, create_user
 
 POSTGRES_ADMIN_URL = os.environ.get("REGISTRY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = ["sqlite", "postgresql"]

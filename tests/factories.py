@@ -4,8 +4,7 @@ import random
 from pathlib import Path
 
 import yaml
-
-from schemas.checklist import ITEMS
+from reproreg_schemas.checklist import ITEMS
 
 
 def full_checklist(answer: str = "yes") -> dict:

@@ -2,9 +2,9 @@
 
 import re
 
-from client.errors import SERVER_CODES, RegctlError
-from registry.errors import RegistryError
-from schemas.errors import ERROR_CODES
+from regctl.errors import SERVER_CODES, RegctlError
+from reproreg.errors import RegistryError
+from reproreg_schemas.errors import ERROR_CODES
 
 
 def test_every_server_code_maps_to_a_regctl_exception():

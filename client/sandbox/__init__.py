@@ -11,9 +11,9 @@ its processes; wall time through a timer; output size through the pipe readers. 
 (it breaks CUDA) and never ``preexec_fn`` (unsafe in a threaded server). Each run records which mechanism
 enforced each limit."""
 
-from client.sandbox.limits import Limits, SandboxUnavailable, make_cgroup
-from client.sandbox.mounts import SANDBOX_HOME, clean_environment, render_command, sandbox_arguments
-from client.sandbox.runner import Runner, RunResult
+from regctl.sandbox.limits import Limits, SandboxUnavailable, make_cgroup
+from regctl.sandbox.mounts import SANDBOX_HOME, clean_environment, render_command, sandbox_arguments
+from regctl.sandbox.runner import Runner, RunResult
 
 __all__ = [
     "SANDBOX_HOME", "Limits", "RunResult", "Runner", "SandboxUnavailable", "clean_environment", "make_cgroup",

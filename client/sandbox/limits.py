@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from client.errors import EvaluationFailed
+from regctl.errors import EvaluationFailed
 
 DEFAULT_MEMORY_MB = 8192
 DEFAULT_MAX_PROCESSES = 512

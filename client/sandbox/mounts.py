@@ -10,8 +10,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from client.environment import gpu_device_nodes
-from client.sandbox.limits import Limits
+from regctl.environment import gpu_device_nodes
+from regctl.sandbox.limits import Limits
 
 #: the fresh, empty home folder evaluation code sees
 SANDBOX_HOME = "/home/sandbox"

@@ -9,7 +9,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from client.sandbox.limits import (
+from regctl.sandbox.limits import (
     DEFAULT_MAX_PROCESSES,
     DEFAULT_MEMORY_MB,
     MAX_OUTPUT_BYTES,
@@ -20,7 +20,7 @@ from client.sandbox.limits import (
     _in_cgroup,
     make_cgroup,
 )
-from client.sandbox.mounts import bubblewrap_path, clean_environment, probe_bubblewrap, sandbox_arguments
+from regctl.sandbox.mounts import bubblewrap_path, clean_environment, probe_bubblewrap, sandbox_arguments
 
 OUTPUT_TAIL_BYTES = 32 * 1024
 POLL_S = 0.05

@@ -6,10 +6,9 @@ Create Date: 2026-11-27 22:51:45.812973
 """
 from collections.abc import Sequence
 
+import reproreg.models.base
 import sqlalchemy as sa
 from alembic import op
-
-import registry.models.base
 
 revision: str = '0001'
 down_revision: str | None = None
@@ -21,13 +20,13 @@ def upgrade() -> None:
     op.create_table('blobs',
     sa.Column('digest', sa.String(length=71), nullable=False),
     sa.Column('size', sa.BigInteger(), nullable=False),
-    sa.Column('created_at', registry.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', reproreg.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('digest', name=op.f('pk_blobs'))
     )
     op.create_table('users',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=40), nullable=False),
-    sa.Column('created_at', registry.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', reproreg.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('name', name=op.f('uq_users_name'))
     )
@@ -37,9 +36,9 @@ def upgrade() -> None:
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('display_prefix', sa.String(length=16), nullable=False),
     sa.Column('description', sa.String(length=200), nullable=True),
-    sa.Column('last_used_at', registry.models.base.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('revoked_at', registry.models.base.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', registry.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_used_at', reproreg.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', reproreg.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', reproreg.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_api_tokens_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_tokens')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_api_tokens_token_hash'))
@@ -53,7 +52,7 @@ def upgrade() -> None:
     sa.Column('action', sa.String(length=64), nullable=False),
     sa.Column('subject', sa.String(length=300), nullable=False),
     sa.Column('details', sa.JSON(), nullable=False),
-    sa.Column('created_at', registry.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', reproreg.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['actor_id'], ['users.id'], name=op.f('fk_audit_events_actor_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_events'))
     )
@@ -66,7 +65,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=40), nullable=False),
     sa.Column('owner_id', sa.Integer(), nullable=False),
-    sa.Column('created_at', registry.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', reproreg.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['owner_id'], ['users.id'], name=op.f('fk_namespaces_owner_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_namespaces')),
     sa.UniqueConstraint('name', name=op.f('uq_namespaces_name'))
@@ -79,8 +78,8 @@ def upgrade() -> None:
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('digest', sa.String(length=71), nullable=False),
     sa.Column('size', sa.BigInteger(), nullable=False),
-    sa.Column('completed_at', registry.models.base.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', registry.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('completed_at', reproreg.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', reproreg.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_upload_sessions_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_upload_sessions'))
     )
@@ -93,7 +92,7 @@ def upgrade() -> None:
     sa.Column('namespace_id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=100), nullable=False),
     sa.Column('visibility', sa.String(length=16), nullable=False),
-    sa.Column('created_at', registry.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', reproreg.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['namespace_id'], ['namespaces.id'], name=op.f('fk_artifacts_namespace_id_namespaces')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_artifacts')),
     sa.UniqueConstraint('namespace_id', 'name', name=op.f('uq_artifacts_namespace_id'))
@@ -115,9 +114,9 @@ def upgrade() -> None:
     sa.Column('training_config', sa.JSON(), nullable=True),
     sa.Column('ethics', sa.JSON(), nullable=True),
     sa.Column('checklist_warnings', sa.JSON(), nullable=False),
-    sa.Column('published_at', registry.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('published_at', reproreg.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('published_by_id', sa.Integer(), nullable=False),
-    sa.Column('yanked_at', registry.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('yanked_at', reproreg.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('yank_reason', sa.String(length=1000), nullable=True),
     sa.ForeignKeyConstraint(['artifact_id'], ['artifacts.id'], name=op.f('fk_versions_artifact_id_artifacts')),
     sa.ForeignKeyConstraint(['published_by_id'], ['users.id'], name=op.f('fk_versions_published_by_id_users')),

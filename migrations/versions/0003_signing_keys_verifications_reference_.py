@@ -6,10 +6,9 @@ Create Date: 2026-11-27 23:25:55.603455
 """
 from collections.abc import Sequence
 
+import reproreg.models.base
 import sqlalchemy as sa
 from alembic import op
-
-import registry.models.base
 
 revision: str = '0003'
 down_revision: str | None = '0002'
@@ -23,8 +22,8 @@ def upgrade() -> None:
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('public_key', sa.String(length=64), nullable=False),
     sa.Column('name', sa.String(length=100), nullable=True),
-    sa.Column('revoked_at', registry.models.base.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', registry.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', reproreg.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', reproreg.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_signing_keys_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_signing_keys'))
     )
@@ -45,7 +44,7 @@ def upgrade() -> None:
     sa.Column('accelerator_used', sa.String(length=16), nullable=False),
     sa.Column('failure', sa.Text(), nullable=True),
     sa.Column('report', sa.JSON(), nullable=False),
-    sa.Column('created_at', registry.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', reproreg.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['key_id'], ['signing_keys.id'], name=op.f('fk_verifications_key_id_signing_keys')),
     sa.ForeignKeyConstraint(['verifier_id'], ['users.id'], name=op.f('fk_verifications_verifier_id_users')),
     sa.ForeignKeyConstraint(['version_id'], ['versions.id'], name=op.f('fk_verifications_version_id_versions')),

@@ -6,10 +6,9 @@ Create Date: 2026-11-27 23:30:42.206404
 """
 from collections.abc import Sequence
 
+import reproreg.models.base  # noqa: F401  (custom column types)
 import sqlalchemy as sa
 from alembic import op
-
-import registry.models.base  # noqa: F401  (custom column types)
 
 revision: str = '0004'
 down_revision: str | None = '0003'
@@ -28,15 +27,15 @@ def upgrade() -> None:
     sa.Column('max_attempts', sa.Integer(), nullable=False),
     sa.Column('lease_token', sa.String(length=32), nullable=True),
     sa.Column('lease_owner', sa.String(length=200), nullable=True),
-    sa.Column('lease_expires_at', registry.models.base.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('heartbeat_at', registry.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('lease_expires_at', reproreg.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('heartbeat_at', reproreg.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('hardware', sa.String(length=300), nullable=True),
     sa.Column('log', sa.Text(), nullable=False),
     sa.Column('failure', sa.Text(), nullable=True),
     sa.Column('verification_id', sa.Integer(), nullable=True),
-    sa.Column('started_at', registry.models.base.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('finished_at', registry.models.base.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', registry.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('started_at', reproreg.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', reproreg.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', reproreg.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['requested_by_id'], ['users.id'], name=op.f('fk_verification_jobs_requested_by_id_users')),
     sa.ForeignKeyConstraint(['verification_id'], ['verifications.id'], name=op.f('fk_verification_jobs_verification_id_verifications')),
     sa.ForeignKeyConstraint(['version_id'], ['versions.id'], name=op.f('fk_verification_jobs_version_id_versions')),

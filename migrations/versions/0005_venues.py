@@ -6,10 +6,9 @@ Create Date: 2026-11-27 23:45:32.062301
 """
 from collections.abc import Sequence
 
+import reproreg.models.base  # noqa: F401  (custom column types)
 import sqlalchemy as sa
 from alembic import op
-
-import registry.models.base  # noqa: F401  (custom column types)
 
 revision: str = '0005'
 down_revision: str | None = '0004'
@@ -22,7 +21,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('slug', sa.String(length=63), nullable=False),
     sa.Column('title', sa.String(length=200), nullable=False),
-    sa.Column('created_at', registry.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', reproreg.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_venues')),
     sa.UniqueConstraint('slug', name=op.f('uq_venues_slug'))
     )
@@ -31,7 +30,7 @@ def upgrade() -> None:
     sa.Column('venue_id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('role', sa.String(length=16), nullable=False),
-    sa.Column('created_at', registry.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', reproreg.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_venue_members_user_id_users')),
     sa.ForeignKeyConstraint(['venue_id'], ['venues.id'], name=op.f('fk_venue_members_venue_id_venues')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_venue_members')),

@@ -11,10 +11,9 @@ Create Date: 2026-11-28 03:24:58.620064
 """
 from collections.abc import Sequence
 
+import reproreg.models.base  # noqa: F401  (custom column types)
 import sqlalchemy as sa
 from alembic import op
-
-import registry.models.base  # noqa: F401  (custom column types)
 
 revision: str = '0006'
 down_revision: str | None = '0005'
@@ -59,8 +58,8 @@ def upgrade() -> None:
     op.create_table('key_challenges',
     sa.Column('challenge', sa.String(length=64), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
-    sa.Column('expires_at', registry.models.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('created_at', registry.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', reproreg.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', reproreg.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_key_challenges_user_id_users')),
     sa.PrimaryKeyConstraint('challenge', name=op.f('pk_key_challenges'))
     )

@@ -5,11 +5,10 @@ import math
 
 from flask import Flask, g, request
 from flask_smorest import Api
-
-from registry.context import current_registry, db_session
-from registry.errors import RegistryError
-from registry.services.auth import authenticate
-from schemas.errors import ErrorEnvelopeSchema
+from reproreg.context import current_registry, db_session
+from reproreg.errors import RegistryError
+from reproreg.services.auth import authenticate
+from reproreg_schemas.errors import ErrorEnvelopeSchema
 
 #: query parameters that would put a secret into URLs (and so into logs and browser history)
 TOKEN_QUERY_PARAMETERS = ("token", "access_token", "api_key", "apikey", "auth")
@@ -31,7 +30,7 @@ def register_api(app: Flask) -> Api:
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
     api = RegistryApi(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}})
-    from registry.api import artifacts, blobs, jobs, users, venues, verifications
+    from reproreg.api import artifacts, blobs, jobs, users, venues, verifications
 
     blueprints = (users.blp, blobs.blp, artifacts.blp, verifications.blp, jobs.blp, venues.blp)
     for blueprint in blueprints:

@@ -3,20 +3,19 @@
 from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-
-from registry.api import current_user
-from registry.context import current_registry, db_session
-from registry.errors import RegistryError
-from registry.services import publish as publishing
-from registry.services.access import readable_artifact
-from registry.services.versions import (
+from reproreg.api import current_user
+from reproreg.context import current_registry, db_session
+from reproreg.errors import RegistryError
+from reproreg.services import publish as publishing
+from reproreg.services.access import readable_artifact
+from reproreg.services.versions import (
     artifact_document,
     artifact_holds_blob,
     resolve_version,
     version_document,
 )
-from schemas.api import ArtifactSchema, PublishRequestSchema, VersionSchema, YankRequestSchema
-from schemas.names import DIGEST_RE
+from reproreg_schemas.api import ArtifactSchema, PublishRequestSchema, VersionSchema, YankRequestSchema
+from reproreg_schemas.names import DIGEST_RE
 
 blp = Blueprint("artifacts", __name__, url_prefix="/api/v1/artifacts", description="Artifacts and versions")
 

@@ -3,12 +3,11 @@
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-
-from registry.api import current_user
-from registry.context import current_registry, db_session
-from registry.errors import RegistryError
-from registry.services import batch_uploads, uploads
-from schemas.api import (
+from reproreg.api import current_user
+from reproreg.context import current_registry, db_session
+from reproreg.errors import RegistryError
+from reproreg.services import batch_uploads, uploads
+from reproreg_schemas.api import (
     BATCH_MAX_BLOB_BYTES,
     BATCH_MAX_BLOBS,
     BATCH_MAX_BODY_BYTES,

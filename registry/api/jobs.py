@@ -2,11 +2,10 @@
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-
-from registry.api import current_user
-from registry.context import current_registry, db_session
-from registry.services import jobs
-from schemas.jobs import (
+from reproreg.api import current_user
+from reproreg.context import current_registry, db_session
+from reproreg.services import jobs
+from reproreg_schemas.jobs import (
     FailSchema,
     HeartbeatSchema,
     JobSchema,

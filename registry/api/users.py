@@ -1,11 +1,10 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
-
-from registry.api import current_user
-from registry.context import db_session
-from registry.errors import RegistryError
-from registry.models import Namespace
-from schemas.api import WhoAmISchema
+from reproreg.api import current_user
+from reproreg.context import db_session
+from reproreg.errors import RegistryError
+from reproreg.models import Namespace
+from reproreg_schemas.api import WhoAmISchema
 
 blp = Blueprint("users", __name__, url_prefix="/api/v1", description="Who is calling")
 

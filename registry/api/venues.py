@@ -2,11 +2,10 @@
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-
-from registry.api import current_user
-from registry.context import current_registry, db_session
-from registry.services import venues
-from schemas.venues import MemberSchema, VenueSchema
+from reproreg.api import current_user
+from reproreg.context import current_registry, db_session
+from reproreg.services import venues
+from reproreg_schemas.venues import MemberSchema, VenueSchema
 
 blp = Blueprint("venues", __name__, url_prefix="/api/v1/venues", description="Venues and their committees")
 

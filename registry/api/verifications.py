@@ -4,16 +4,15 @@ from datetime import timedelta
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-
-from registry.api import current_user
-from registry.context import current_registry, db_session
-from registry.errors import RegistryError
-from registry.models import SigningKey
-from registry.services import verifications
-from registry.services.access import readable_artifact
-from registry.services.badges import badge_states
-from registry.services.versions import resolve_version
-from schemas.verification import (
+from reproreg.api import current_user
+from reproreg.context import current_registry, db_session
+from reproreg.errors import RegistryError
+from reproreg.models import SigningKey
+from reproreg.services import verifications
+from reproreg.services.access import readable_artifact
+from reproreg.services.badges import badge_states
+from reproreg.services.versions import resolve_version
+from reproreg_schemas.verification import (
     BadgeStatesSchema,
     KeyChallengeSchema,
     SigningKeySchema,

@@ -8,7 +8,7 @@ The job's truth is its database row; a broker message only triggers ``run_job``,
 before running it, so duplicate or stale messages do nothing.
 """
 
-from registry.config import Settings
+from reproreg.config import Settings
 
 
 class NullDispatcher:
@@ -20,7 +20,7 @@ class NullDispatcher:
 
 def create_dispatcher(settings: Settings):
     if settings.jobs_backend == "celery":
-        from registry.jobs.celery_app import CeleryDispatcher
+        from reproreg.jobs.celery_app import CeleryDispatcher
 
         return CeleryDispatcher(settings.broker_url, settings.queue_prefix)
     return NullDispatcher()

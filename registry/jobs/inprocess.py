@@ -3,7 +3,7 @@
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
-from registry.jobs.runner import Poller, WorkerIdentity, ensure_key, run_job, use_own_environment
+from reproreg.jobs.runner import Poller, WorkerIdentity, ensure_key, run_job, use_own_environment
 
 log = logging.getLogger(__name__)
 

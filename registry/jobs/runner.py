@@ -11,12 +11,12 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from client import keys
-from client.api import ApiClient
-from client.cache import BlobCache
-from client.commands import Reference
-from client.errors import Conflict, RegctlError
-from client.verify import VerifyOptions, verify
+from regctl import keys
+from regctl.api import ApiClient
+from regctl.cache import BlobCache
+from regctl.commands import Reference
+from regctl.errors import Conflict, RegctlError
+from regctl.verify import VerifyOptions, verify
 
 log = logging.getLogger(__name__)
 

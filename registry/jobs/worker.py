@@ -5,8 +5,8 @@ import os
 import socket
 from pathlib import Path
 
-from registry.jobs.celery_app import TASK, CeleryDispatcher, make_celery, queue_name
-from registry.jobs.runner import Poller, WorkerIdentity, ensure_key, run_job, use_own_environment
+from reproreg.jobs.celery_app import TASK, CeleryDispatcher, make_celery, queue_name
+from reproreg.jobs.runner import Poller, WorkerIdentity, ensure_key, run_job, use_own_environment
 
 
 def build_worker_app(broker_url: str, prefix: str, identity: WorkerIdentity):
@@ -23,7 +23,7 @@ def build_worker_app(broker_url: str, prefix: str, identity: WorkerIdentity):
 
 def start_worker(*, url: str, token: str, broker_url: str, prefix: str, gpu: str | None, name: str | None,
                  home: Path, concurrency: int, poll_interval_s: float, heartbeat_s: float) -> None:
-    from client.environment import cpu_model
+    from regctl.environment import cpu_model
 
     home.mkdir(parents=True, exist_ok=True)
     os.environ["REGCTL_CONFIG"] = str(home / "config.json")  # where the worker's signing key lives

@@ -1,6 +1,6 @@
 """SQLAlchemy 2.x models. The database schema itself comes from the Alembic migrations."""
 
-from registry.models.artifacts import (
+from reproreg.models.artifacts import (
     Artifact,
     Blob,
     ChecklistAnswer,
@@ -9,13 +9,13 @@ from registry.models.artifacts import (
     Version,
     VersionFile,
 )
-from registry.models.audit import AuditEvent
-from registry.models.base import Base
-from registry.models.jobs import VerificationJob
-from registry.models.uploads import UploadSession
-from registry.models.users import ApiToken, Namespace, User
-from registry.models.venues import Venue, VenueMember
-from registry.models.verifications import KeyChallenge, SigningKey, Verification
+from reproreg.models.audit import AuditEvent
+from reproreg.models.base import Base
+from reproreg.models.jobs import VerificationJob
+from reproreg.models.uploads import UploadSession
+from reproreg.models.users import ApiToken, Namespace, User
+from reproreg.models.venues import Venue, VenueMember
+from reproreg.models.verifications import KeyChallenge, SigningKey, Verification
 
 __all__ = [
     "ApiToken", "Artifact", "AuditEvent", "Base", "Blob", "ChecklistAnswer", "Claim", "EvaluationSpec",

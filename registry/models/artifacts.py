@@ -1,10 +1,9 @@
 from datetime import datetime
 
+from reproreg.models.base import Base, TimestampMixin, UTCDateTime
+from reproreg.models.users import Namespace, User
 from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-
-from registry.models.base import Base, TimestampMixin, UTCDateTime
-from registry.models.users import Namespace, User
 
 
 class Blob(TimestampMixin, Base):

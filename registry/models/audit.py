@@ -1,7 +1,6 @@
+from reproreg.models.base import Base, TimestampMixin
 from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
-
-from registry.models.base import Base, TimestampMixin
 
 
 class AuditEvent(TimestampMixin, Base):

@@ -1,8 +1,7 @@
+from reproreg.models.base import Base, TimestampMixin
+from reproreg.models.users import User
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-
-from registry.models.base import Base, TimestampMixin
-from registry.models.users import User
 
 VENUE_ROLES = ("chair", "reviewer")
 

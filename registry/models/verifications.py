@@ -1,11 +1,10 @@
 from datetime import datetime
 
+from reproreg.models.artifacts import Version
+from reproreg.models.base import Base, TimestampMixin, UTCDateTime
+from reproreg.models.users import User
 from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-
-from registry.models.artifacts import Version
-from registry.models.base import Base, TimestampMixin, UTCDateTime
-from registry.models.users import User
 
 
 class SigningKey(TimestampMixin, Base):

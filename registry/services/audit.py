@@ -1,6 +1,5 @@
+from reproreg.models import AuditEvent, User
 from sqlalchemy.orm import Session
-
-from registry.models import AuditEvent, User
 
 
 def record(session: Session, actor: User | None, action: str, subject: str, **details) -> AuditEvent:

@@ -22,12 +22,12 @@ Only trusted verifications (reference workers, chairs and reviewers) make the ba
 A yanked version keeps its states but is marked, and its badges turn grey.
 """
 
-from registry.context import RegistryContext
-from registry.models import Version
-from registry.services.access import PUBLIC_VISIBILITIES
-from registry.services.verifications import verifications_of
-from schemas.checklist import ITEMS
-from schemas.verification import OUTCOMES, TRUSTED_ROLES
+from reproreg.context import RegistryContext
+from reproreg.models import Version
+from reproreg.services.access import PUBLIC_VISIBILITIES
+from reproreg.services.verifications import verifications_of
+from reproreg_schemas.checklist import ITEMS
+from reproreg_schemas.verification import OUTCOMES, TRUSTED_ROLES
 
 COMPLETED = ("reproduced", "claim_failed")
 COMMUNITY_ROLE = "community"

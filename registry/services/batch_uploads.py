@@ -14,18 +14,17 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from reproreg.context import RegistryContext
+from reproreg.errors import RegistryError
+from reproreg.models import Blob, UploadSession, User
+from reproreg.models.base import utcnow
+from reproreg.services.integrity import record_repair
+from reproreg.services.uploads import _store_blob, stored_fingerprint
+from reproreg_schemas.api import BATCH_MAX_BLOB_BYTES, BATCH_MAX_BLOBS
+from reproreg_schemas.digests import format_digest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-
-from registry.context import RegistryContext
-from registry.errors import RegistryError
-from registry.models import Blob, UploadSession, User
-from registry.models.base import utcnow
-from registry.services.integrity import record_repair
-from registry.services.uploads import _store_blob, stored_fingerprint
-from schemas.api import BATCH_MAX_BLOB_BYTES, BATCH_MAX_BLOBS
-from schemas.digests import format_digest
 
 FRAME_HEADER_RE = re.compile(rb"^(sha256:[0-9a-f]{64}) (0|[1-9][0-9]{0,15})\n$")
 MAX_HEADER_BYTES = 96

@@ -1,14 +1,13 @@
 """Finding entries: search by name, title, venue, metric and badge state, and the most recent versions."""
 
+from reproreg.context import RegistryContext
+from reproreg.models import Artifact, Claim, Namespace, User, Version
+from reproreg.services.access import readable_artifact_filter
+from reproreg.services.badges import badge_states
+from reproreg.services.venues import filter_by_state
+from reproreg.services.versions import latest_version
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
-
-from registry.context import RegistryContext
-from registry.models import Artifact, Claim, Namespace, User, Version
-from registry.services.access import readable_artifact_filter
-from registry.services.badges import badge_states
-from registry.services.venues import filter_by_state
-from registry.services.versions import latest_version
 
 PAGE_SIZE = 50
 

@@ -9,17 +9,16 @@ it; every lease has a fresh token, and only the current token can record the job
 import secrets
 from datetime import timedelta
 
+from reproreg.errors import RegistryError
+from reproreg.models import User, VerificationJob, Version
+from reproreg.models.base import utcnow
+from reproreg.services import audit
+from reproreg.services.access import owns_namespace, readable_artifact
+from reproreg.services.committees import role_in
+from reproreg.services.versions import resolve_version
+from reproreg_schemas.verdicts import runs_for
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
-
-from registry.errors import RegistryError
-from registry.models import User, VerificationJob, Version
-from registry.models.base import utcnow
-from registry.services import audit
-from registry.services.access import owns_namespace, readable_artifact
-from registry.services.committees import role_in
-from registry.services.versions import resolve_version
-from schemas.verdicts import runs_for
 
 LOG_LIMIT = 64 * 1024
 

@@ -2,13 +2,9 @@
 
 import yaml
 from marshmallow import ValidationError
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session
-
-from registry.context import RegistryContext
-from registry.errors import RegistryError
-from registry.models import (
+from reproreg.context import RegistryContext
+from reproreg.errors import RegistryError
+from reproreg.models import (
     Artifact,
     ChecklistAnswer,
     Claim,
@@ -17,15 +13,18 @@ from registry.models import (
     Version,
     VersionFile,
 )
-from registry.models.base import utcnow
-from registry.services import audit
-from registry.services.access import find_artifact, readable_artifact, split_name, writable_namespace
-from registry.services.uploads import blob_sizes, held_digests
-from registry.services.versions import resolve_version
-from schemas.bounded_yaml import YamlTooLarge, load_bounded_yaml, to_json_data
-from schemas.checklist import mechanical_warnings
-from schemas.errors import flatten_messages
-from schemas.manifest import canonical_manifest, manifest_bytes, manifest_digest
+from reproreg.models.base import utcnow
+from reproreg.services import audit
+from reproreg.services.access import find_artifact, readable_artifact, split_name, writable_namespace
+from reproreg.services.uploads import blob_sizes, held_digests
+from reproreg.services.versions import resolve_version
+from reproreg_schemas.bounded_yaml import YamlTooLarge, load_bounded_yaml, to_json_data
+from reproreg_schemas.checklist import mechanical_warnings
+from reproreg_schemas.errors import flatten_messages
+from reproreg_schemas.manifest import canonical_manifest, manifest_bytes, manifest_digest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
 
 #: a publish that lost a race to a concurrent one is retried; the retry reads what the winner wrote
 PUBLISH_ATTEMPTS = 3

@@ -10,18 +10,17 @@ import secrets
 from collections.abc import Iterable
 from datetime import timedelta
 
+from reproreg.context import RegistryContext
+from reproreg.errors import RegistryError
+from reproreg.models import Artifact, Blob, UploadSession, User, Version, VersionFile
+from reproreg.models.base import utcnow
+from reproreg.services.access import readable_artifact_filter
+from reproreg.services.integrity import quarantined_digests, record_repair, stored_copy_is_sound
+from reproreg.storage import OffsetMismatch
+from reproreg_schemas.digests import FINGERPRINT_EDGE, PipelinedHasher, fingerprint, format_digest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-
-from registry.context import RegistryContext
-from registry.errors import RegistryError
-from registry.models import Artifact, Blob, UploadSession, User, Version, VersionFile
-from registry.models.base import utcnow
-from registry.services.access import readable_artifact_filter
-from registry.services.integrity import quarantined_digests, record_repair, stored_copy_is_sound
-from registry.storage import OffsetMismatch
-from schemas.digests import FINGERPRINT_EDGE, PipelinedHasher, fingerprint, format_digest
 
 #: digests per SQL query (an IN list) where a request names many: well below the bound-parameter limits of SQLite
 #: and PostgreSQL (65535), whatever the request size

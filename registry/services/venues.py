@@ -2,20 +2,19 @@
 
 import re
 
+from reproreg.context import RegistryContext
+from reproreg.errors import RegistryError
+from reproreg.models import Artifact, User, Venue, VenueMember, Version
+from reproreg.models.venues import VENUE_ROLES
+from reproreg.services import audit
+from reproreg.services.access import readable_artifact_filter
+from reproreg.services.auth import get_user
+from reproreg.services.badges import badge_states
+from reproreg.services.committees import role_in
+from reproreg_schemas.names import semver_key
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-
-from registry.context import RegistryContext
-from registry.errors import RegistryError
-from registry.models import Artifact, User, Venue, VenueMember, Version
-from registry.models.venues import VENUE_ROLES
-from registry.services import audit
-from registry.services.access import readable_artifact_filter
-from registry.services.auth import get_user
-from registry.services.badges import badge_states
-from registry.services.committees import role_in
-from schemas.names import semver_key
 
 VENUE_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 

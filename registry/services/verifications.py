@@ -5,7 +5,7 @@ that the account holds the private key), and a public key belongs to one account
 its signature checks out against the submitter's own key, it names the submitter as its verifier, it is fresh
 (signed within the freshness window) and new (its signature and nonce were never recorded), and its verdicts
 follow from its measured values. Who recorded it decides whether it can earn a badge: see
-``registry.services.badges``."""
+``reproreg.services.badges``."""
 
 import base64
 import secrets
@@ -14,21 +14,17 @@ from datetime import timedelta
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from marshmallow import ValidationError
-from sqlalchemy import delete, or_, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-
-from registry.errors import RegistryError
-from registry.models import KeyChallenge, SigningKey, User, Verification, Version
-from registry.models.base import utcnow
-from registry.services import audit
-from registry.services.access import owns_namespace, readable_artifact
-from registry.services.committees import role_in
-from registry.services.jobs import attach_verification
-from registry.services.versions import resolve_version
-from schemas.errors import flatten_messages
-from schemas.verdicts import judge, outcome
-from schemas.verification import (
+from reproreg.errors import RegistryError
+from reproreg.models import KeyChallenge, SigningKey, User, Verification, Version
+from reproreg.models.base import utcnow
+from reproreg.services import audit
+from reproreg.services.access import owns_namespace, readable_artifact
+from reproreg.services.committees import role_in
+from reproreg.services.jobs import attach_verification
+from reproreg.services.versions import resolve_version
+from reproreg_schemas.errors import flatten_messages
+from reproreg_schemas.verdicts import judge, outcome
+from reproreg_schemas.verification import (
     REPORT_VERSION,
     TRUSTED_ROLES,
     ReportSchema,
@@ -38,6 +34,9 @@ from schemas.verification import (
     parse_signed_at,
     report_bytes,
 )
+from sqlalchemy import delete, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 SIGNATURE_VALID = "valid"
 SIGNATURE_KEY_REVOKED = "valid, key since revoked"
@@ -109,7 +108,7 @@ def _key_in_use() -> RegistryError:
 
 
 def role_of(session: Session, user: User, version: Version) -> str:
-    """The verifier's role for this version, from the committee as it stands now (see registry.services.badges)."""
+    """The verifier's role for this version, from the committee as it stands now (see reproreg.services.badges)."""
     if owns_namespace(user, version.artifact.namespace) or version.published_by_id == user.id:
         return "author"
     if user.is_worker:

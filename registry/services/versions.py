@@ -2,12 +2,11 @@
 
 import json
 
+from reproreg.errors import RegistryError
+from reproreg.models import Artifact, Version, VersionFile
+from reproreg_schemas.names import DIGEST_RE, semver_key
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-
-from registry.errors import RegistryError
-from registry.models import Artifact, Version, VersionFile
-from schemas.names import DIGEST_RE, semver_key
 
 
 def versions_of(session: Session, artifact: Artifact) -> list[Version]:

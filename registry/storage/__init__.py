@@ -1,8 +1,8 @@
 """Blob storage: moves bytes by key, nothing else. The backend is chosen by configuration."""
 
-from registry.config import Settings
-from registry.storage.base import BlobStore, OffsetMismatch
-from registry.storage.local import LocalBlobStore
+from reproreg.config import Settings
+from reproreg.storage.base import BlobStore, OffsetMismatch
+from reproreg.storage.local import LocalBlobStore
 
 
 def create_blob_store(settings: Settings) -> BlobStore:

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from registry.storage.base import BlobStore, OffsetMismatch
+from reproreg.storage.base import BlobStore, OffsetMismatch
 
 HEX = frozenset("0123456789abcdef")
 

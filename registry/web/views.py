@@ -6,17 +6,16 @@ import io
 import json
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
-
-from registry.context import current_registry, db_session
-from registry.errors import RegistryError
-from registry.services import catalog, venues
-from registry.services.access import readable_artifact
-from registry.services.auth import authenticate
-from registry.services.badges import badge_states
-from registry.services.verifications import verification_document, verifications_of
-from registry.services.versions import artifact_document, resolve_version, training_config_text
-from registry.web import badges
-from registry.web.presenters import claims_table, community_summary, pull_command, split_by_trust, training_rows
+from reproreg.context import current_registry, db_session
+from reproreg.errors import RegistryError
+from reproreg.services import catalog, venues
+from reproreg.services.access import readable_artifact
+from reproreg.services.auth import authenticate
+from reproreg.services.badges import badge_states
+from reproreg.services.verifications import verification_document, verifications_of
+from reproreg.services.versions import artifact_document, resolve_version, training_config_text
+from reproreg.web import badges
+from reproreg.web.presenters import claims_table, community_summary, pull_command, split_by_trust, training_rows
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/-/static")
 
@@ -91,7 +90,7 @@ def version_page(namespace, name, reference):
 
 
 def _checklist(version):
-    from schemas.checklist import ITEMS
+    from reproreg_schemas.checklist import ITEMS
 
     warnings = {w["item"]: w["message"] for w in version.checklist_warnings or []}
     answers = {a.item: a for a in version.checklist_answers}

@@ -2,10 +2,9 @@ import shlex
 from pathlib import Path
 
 import pytest
-
-from client.environment import gpu_device_nodes
-from client.errors import EXIT_EVALUATION_FAILED
-from client.sandbox import (
+from regctl.environment import gpu_device_nodes
+from regctl.errors import EXIT_EVALUATION_FAILED
+from regctl.sandbox import (
     SANDBOX_HOME,
     Limits,
     Runner,

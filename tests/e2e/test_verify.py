@@ -178,9 +178,8 @@ def test_without_a_sandbox_verify_refuses_unless_told(author, reviewer):
 
 def _signed_submission(reviewer, report: dict) -> dict:
     from cryptography.hazmat.primitives import serialization
-
-    from client.keys import bind_to_signer
-    from schemas.verification import report_bytes
+    from regctl.keys import bind_to_signer
+    from reproreg_schemas.verification import report_bytes
 
     keys = reviewer.home / "config" / "regctl" / "keys"
     pem = next(keys.glob("*.pem"))

@@ -95,7 +95,7 @@ def test_uploads_need_a_token_and_belong_to_their_user(http, make_user):
 
 
 def _fingerprint(data: bytes) -> str:
-    from schemas.digests import FINGERPRINT_EDGE, fingerprint
+    from reproreg_schemas.digests import FINGERPRINT_EDGE, fingerprint
 
     return fingerprint(len(data), data[:FINGERPRINT_EDGE], data[-FINGERPRINT_EDGE:])
 
@@ -144,9 +144,9 @@ def test_the_fingerprint_probe_knows_only_what_the_caller_holds_or_is_uploading(
 def test_abandoned_uploads_are_pruned_with_their_bytes(app, http, make_user):
     from datetime import timedelta
 
-    from registry.models import UploadSession
-    from registry.models.base import utcnow
-    from registry.services.uploads import prune_abandoned
+    from reproreg.models import UploadSession
+    from reproreg.models.base import utcnow
+    from reproreg.services.uploads import prune_abandoned
 
     _, alice = make_user("alice")
     ctx = app.extensions["registry"]
@@ -182,7 +182,7 @@ def test_an_empty_file_commits_without_a_byte_being_sent(app, http, make_user):
 
 
 def test_a_blob_quarantined_by_fsck_is_missing_until_its_bytes_come_again(app, http, make_user):
-    from registry.services.integrity import fsck
+    from reproreg.services.integrity import fsck
 
     _, alice = make_user("alice")
     assert publish(http, alice, FILES).status_code == 201

@@ -3,8 +3,8 @@
 import json
 
 import pytest
+from reproreg.services.auth import TOKEN_PREFIX
 
-from registry.services.auth import TOKEN_PREFIX
 from tests.registry.helpers import FILES, manifest_for, publish, upload
 
 
@@ -48,7 +48,7 @@ def test_yank_keeps_the_version_resolvable_and_is_audited(app, http, make_user):
     assert response.status_code == 200 and response.json["yanked"] is True
     assert http.get("/api/v1/artifacts/alice/resnet/versions/latest").json["version"] == "1.0.0"
     assert http.get("/api/v1/artifacts/alice/resnet/versions/1.1.0").json["yank_reason"] == "leak"
-    from registry.models import AuditEvent
+    from reproreg.models import AuditEvent
 
     with app.extensions["registry"].sessions() as session:
         actions = [event.action for event in session.query(AuditEvent).order_by(AuditEvent.id)]
@@ -147,8 +147,8 @@ def test_unknown_or_malformed_tokens_are_401(http, make_user, authorization):
 
 
 def test_a_revoked_token_stops_working(app, http, make_user):
-    from registry.models import ApiToken
-    from registry.services.auth import revoke_token
+    from reproreg.models import ApiToken
+    from reproreg.services.auth import revoke_token
 
     _, alice = make_user("alice")
     assert http.get("/api/v1/whoami", headers=alice).json == {"name": "alice", "namespaces": ["alice"]}

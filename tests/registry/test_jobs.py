@@ -9,7 +9,7 @@ from tests.registry.helpers import FILES, publish
 
 @pytest.fixture
 def setup(app, http, make_user):
-    from registry.models import User
+    from reproreg.models import User
 
     _, author = make_user("alice")
     _, worker = make_user("worker")

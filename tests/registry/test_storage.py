@@ -4,8 +4,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
-
-from registry.storage import LocalBlobStore, OffsetMismatch
+from reproreg.storage import LocalBlobStore, OffsetMismatch
 
 
 def digest_of(data: bytes) -> str:

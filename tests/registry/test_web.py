@@ -14,7 +14,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 @pytest.fixture
 def entries(app, http, make_user):
-    from registry.services.venues import create_venue
+    from reproreg.services.venues import create_venue
 
     _, alice = make_user("alice")
     _, bob = make_user("bob")
@@ -135,8 +135,8 @@ def test_api_docs_page_renders_the_openapi_description(http):
 
 
 def test_reserved_names_cannot_be_namespaces(app):
-    from registry.errors import RegistryError
-    from registry.services.auth import create_user
+    from reproreg.errors import RegistryError
+    from reproreg.services.auth import create_user
 
     with app.extensions["registry"].sessions() as session, pytest.raises(RegistryError):
         create_user(session, "badges")

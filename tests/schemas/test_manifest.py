@@ -1,10 +1,10 @@
 import pytest
 from marshmallow import ValidationError
+from reproreg_schemas.checklist import ITEMS, mechanical_warnings
+from reproreg_schemas.errors import flatten_messages
+from reproreg_schemas.manifest import AuthorFileSchema, canonical_manifest, manifest_bytes, manifest_digest
+from reproreg_schemas.names import normalise_relative_path, semver_key
 
-from schemas.checklist import ITEMS, mechanical_warnings
-from schemas.errors import flatten_messages
-from schemas.manifest import AuthorFileSchema, canonical_manifest, manifest_bytes, manifest_digest
-from schemas.names import normalise_relative_path, semver_key
 from tests.factories import author_file, full_checklist
 from tests.registry.helpers import FILES, manifest_for
 

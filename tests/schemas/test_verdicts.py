@@ -1,6 +1,5 @@
 import pytest
-
-from schemas.verdicts import FAILED, HELD, MISSING, judge, judge_claim, outcome, runs_for
+from reproreg_schemas.verdicts import FAILED, HELD, MISSING, judge, judge_claim, outcome, runs_for
 
 
 def claim(tolerance, value=0.9, **extra):
