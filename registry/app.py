@@ -6,7 +6,8 @@ import logging
 from flask import Flask, jsonify, request
 from marshmallow import ValidationError
 from reproreg.config import Settings
-from reproreg.context import RegistryContext, close_db_session
+from reproreg import request_scope
+from reproreg.context import RegistryContext
 from reproreg.db import make_engine, make_session_factory
 from reproreg.errors import RegistryError
 from reproreg.jobs import create_dispatcher
@@ -49,7 +50,7 @@ def create_app(settings: Settings | None = None, dispatcher=None) -> Flask:
         settings=settings, engine=engine, sessions=make_session_factory(engine), blobs=create_blob_store(settings),
         dispatcher=dispatcher or create_dispatcher(settings),
     )
-    app.teardown_appcontext(close_db_session)
+    request_scope.install(app)
     app.before_request(refuse_long_uri)
 
     from reproreg.api import register_api
@@ -94,19 +95,19 @@ def _error_page(status: int, message: str):
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(RegistryError)
     def registry_error(err: RegistryError):
-        _rollback()
+        request_scope.fail_request(err)
         return error_response(err.code, err.message, err.status, err.details)
 
     @app.errorhandler(ValidationError)
     def validation_error(err: ValidationError):
-        _rollback()
+        request_scope.fail_request(err)
         problems = flatten_messages(err.messages)
         return error_response("VALIDATION_ERROR", f"the request has {len(problems)} problem(s)", 422,
                               {"problems": problems})
 
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException):
-        _rollback()
+        request_scope.fail_request(err)
         status = err.code or 500
         code = HTTP_CODES.get(status, "BAD_REQUEST" if status < 500 else "INTERNAL_ERROR")
         details = {}
@@ -128,7 +129,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected_error(err: Exception):
-        _rollback()
+        request_scope.fail_request(err)
         log.exception("unexpected error on %s %s", request.method, request.path)
         return error_response("INTERNAL_ERROR", "the registry failed unexpectedly; the error was logged", 500)
 
@@ -139,14 +140,6 @@ def _webargs_problems(messages) -> dict[str, list[str]]:
     for location, errors in (messages.items() if isinstance(messages, dict) else [("body", messages)]):
         problems.update(flatten_messages(errors, "" if isinstance(errors, dict) else f"({location})"))
     return problems
-
-
-def _rollback() -> None:
-    from flask import g
-
-    session = g.get("db_session")
-    if session is not None:
-        session.rollback()
 
 
 class ApiErrorRequestHandler(WSGIRequestHandler):

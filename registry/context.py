@@ -1,13 +1,17 @@
-"""What a running registry holds: settings, database sessions, blob storage and upload hash states."""
+"""What a running registry holds: settings, database sessions, blob storage and upload hash states.
+
+A plain object, built by the app factory or a command: services receive it as an argument and never reach for
+a framework's globals to find it."""
 
 from dataclasses import dataclass, field
 
-from flask import current_app, g
-from reproreg.config import Settings
-from reproreg.services.hash_states import HashStates
-from reproreg.storage.base import BlobStore
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+from reproreg.config import Settings
+from reproreg.jobs import Dispatcher
+from reproreg.services.hash_states import HashStates
+from reproreg.storage.base import BlobStore
 
 
 @dataclass
@@ -16,22 +20,5 @@ class RegistryContext:
     engine: Engine
     sessions: sessionmaker[Session]
     blobs: BlobStore
-    dispatcher: object
+    dispatcher: Dispatcher
     hash_states: HashStates = field(default_factory=HashStates)
-
-
-def current_registry() -> RegistryContext:
-    return current_app.extensions["registry"]
-
-
-def db_session() -> Session:
-    """The request's database session, opened on first use."""
-    if "db_session" not in g:
-        g.db_session = current_registry().sessions()
-    return g.db_session
-
-
-def close_db_session(_exc=None) -> None:
-    session = g.pop("db_session", None)
-    if session is not None:
-        session.close()

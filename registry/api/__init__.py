@@ -5,9 +5,10 @@ import math
 
 from flask import Flask, g, request
 from flask_smorest import Api
-from reproreg.context import current_registry, db_session
+from reproreg.request_scope import current_registry, db_session
 from reproreg.errors import RegistryError
-from reproreg.services.auth import authenticate
+from reproreg.services.auth import authenticate, record_use, use_is_stale
+from reproreg.unit_of_work import unit_of_work
 from reproreg_schemas.errors import ErrorEnvelopeSchema
 
 #: query parameters that would put a secret into URLs (and so into logs and browser history)
@@ -120,7 +121,11 @@ def authenticate_request() -> None:
     if leaked:
         raise RegistryError("TOKEN_IN_URL", "tokens are never accepted in URLs; send 'Authorization: Bearer "
                             "<token>' instead, and revoke a token that was put in a URL", parameters=leaked)
-    g.user = authenticate(db_session(), request.headers.get("Authorization"))
+    token = authenticate(db_session(), request.headers.get("Authorization"))
+    g.user = token.user if token is not None else None
+    if token is not None and use_is_stale(token):
+        with unit_of_work(current_registry().sessions) as session:
+            record_use(session, token.id)
 
 
 def private_when_authenticated(response):

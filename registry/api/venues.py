@@ -3,7 +3,7 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from reproreg.api import current_user
-from reproreg.context import current_registry, db_session
+from reproreg.request_scope import current_registry, db_session
 from reproreg.services import venues
 from reproreg_schemas.venues import MemberSchema, VenueSchema
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from reproreg.api import current_user
-from reproreg.context import current_registry, db_session
+from reproreg.request_scope import current_registry, db_session
 from reproreg.errors import RegistryError
 from reproreg.models import SigningKey
 from reproreg.services import verifications

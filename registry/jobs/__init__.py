@@ -8,7 +8,15 @@ The job's truth is its database row; a broker message only triggers ``run_job``,
 before running it, so duplicate or stale messages do nothing.
 """
 
+from typing import Protocol
+
 from reproreg.config import Settings
+
+
+class Dispatcher(Protocol):
+    """What the registry needs of a job executor: hand it a job that was just committed."""
+
+    def dispatch(self, job_id: str, accelerator: str, timeout_s: int) -> None: ...
 
 
 class NullDispatcher:

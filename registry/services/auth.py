@@ -88,8 +88,13 @@ def list_tokens(session: Session, user: User) -> list[ApiToken]:
     return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)))
 
 
-def authenticate(session: Session, authorization: str | None) -> User | None:
-    """The user behind an ``Authorization: Bearer`` header; None when there is no header."""
+#: how stale a token's recorded last use may get before a request records it again
+LAST_USE_RESOLUTION_S = 60
+
+
+def authenticate(session: Session, authorization: str | None) -> ApiToken | None:
+    """The token behind an ``Authorization: Bearer`` header; None when there is no header. Reads only: the edge
+    records the token's use (``record_use``) in a transaction of its own, so that reads stay reads."""
     if not authorization:
         return None
     scheme, _, secret = authorization.partition(" ")
@@ -101,8 +106,15 @@ def authenticate(session: Session, authorization: str | None) -> User | None:
     token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(secret)))
     if token is None or token.revoked_at is not None:
         raise RegistryError("UNAUTHORIZED", "the token is unknown or revoked; run 'regctl login' with a valid one")
-    now = utcnow()
-    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
-        token.last_used_at = now
-        session.commit()
-    return token.user
+    return token
+
+
+def use_is_stale(token: ApiToken) -> bool:
+    return token.last_used_at is None or (utcnow() - token.last_used_at).total_seconds() > LAST_USE_RESOLUTION_S
+
+
+def record_use(session: Session, token_id: int) -> None:
+    """Note that the token was used just now (bookkeeping for its owner's token list, not a change of state)."""
+    token = session.get(ApiToken, token_id)
+    if token is not None and use_is_stale(token):
+        token.last_used_at = utcnow()

@@ -65,27 +65,38 @@ def _runnable(now):
                (VerificationJob.state == "running") & (VerificationJob.lease_expires_at < now))
 
 
+def _gave_up(job: VerificationJob) -> str:
+    return f"gave up: the worker stopped responding on every attempt ({job.max_attempts} attempts)"
+
+
+def _is_exhausted(job: VerificationJob, now) -> bool:
+    """Running under an expired lease that was its last allowed one: the job has failed, whether or not a write
+    has recorded it yet (reads show it failed; the next lease request records it)."""
+    return (job.state == "running" and job.lease_expires_at is not None and job.lease_expires_at < now
+            and job.attempt >= job.max_attempts)
+
+
 def give_up_exhausted(session: Session) -> int:
-    """Fail the jobs whose last allowed lease expired: their worker died every time."""
+    """Record the failure of the jobs whose last allowed lease expired: their worker died every time."""
     now = utcnow()
-    result = session.execute(
-        update(VerificationJob)
-        .where(VerificationJob.state == "running", VerificationJob.lease_expires_at < now,
-               VerificationJob.attempt >= VerificationJob.max_attempts)
-        .values(state="error", finished_at=now, lease_token=None,
-                failure="gave up: the worker stopped responding on every attempt (3 attempts)")
-    )
-    session.commit()
-    return result.rowcount
+    exhausted = list(session.scalars(select(VerificationJob).where(
+        VerificationJob.state == "running", VerificationJob.lease_expires_at < now,
+        VerificationJob.attempt >= VerificationJob.max_attempts)))
+    for job in exhausted:
+        _finish(session, job, "error", _gave_up(job))
+        job.finished_at = job.lease_expires_at
+    return len(exhausted)
 
 
 def runnable_jobs(session: Session, user: User | None, accelerators: list[str], older_than_s: float) -> list[dict]:
-    """Jobs a worker with these accelerators could take now (queued for a while, or with an expired lease)."""
+    """Jobs a worker with these accelerators could take now (queued for a while, or with an expired lease).
+
+    Reads only: a job whose last allowed lease expired is not runnable, and reads show it failed."""
     _require_worker(user)
-    give_up_exhausted(session)
     now = utcnow()
     waited = (VerificationJob.state == "queued") & (VerificationJob.created_at <= now - timedelta(seconds=older_than_s))
-    expired = (VerificationJob.state == "running") & (VerificationJob.lease_expires_at < now)
+    expired = ((VerificationJob.state == "running") & (VerificationJob.lease_expires_at < now)
+               & (VerificationJob.attempt < VerificationJob.max_attempts))
     rows = session.scalars(
         select(VerificationJob).where(or_(waited, expired), VerificationJob.accelerator.in_(accelerators))
         .order_by(VerificationJob.created_at).limit(50))
@@ -178,7 +189,7 @@ def _append_log(job: VerificationJob, text: str) -> None:
 
 def job_document(job: VerificationJob) -> dict:
     version = job.version
-    return {
+    document = {
         "id": job.id, "name": version.artifact.full_name, "version": version.version, "digest": version.digest,
         "accelerator": job.accelerator, "state": job.state, "attempt": job.attempt,
         "max_attempts": job.max_attempts, "worker": job.lease_owner, "hardware": job.hardware,
@@ -187,3 +198,7 @@ def job_document(job: VerificationJob) -> dict:
         "started_at": job.started_at, "finished_at": job.finished_at,
         "timeout_s": time_budget_s(version),
     }
+    if _is_exhausted(job, utcnow()):
+        document.update(state="error", failure=_gave_up(job), finished_at=job.lease_expires_at,
+                        log=document["log"] + f"finished: error ({_gave_up(job)})\n")
+    return document

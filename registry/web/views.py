@@ -6,7 +6,7 @@ import io
 import json
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
-from reproreg.context import current_registry, db_session
+from reproreg.request_scope import current_registry, db_session
 from reproreg.errors import RegistryError
 from reproreg.services import catalog, venues
 from reproreg.services.access import readable_artifact
@@ -25,7 +25,8 @@ BADGE_CACHE_SECONDS = 300
 def viewer():
     """Pages are public; a bearer token (e.g. from a script) lets an owner see their private entries."""
     try:
-        return authenticate(db_session(), request.headers.get("Authorization"))
+        token = authenticate(db_session(), request.headers.get("Authorization"))
+        return token.user if token is not None else None
     except RegistryError:
         return None
 
