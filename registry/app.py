@@ -5,8 +5,8 @@ import logging
 
 from flask import Flask, jsonify, request
 from marshmallow import ValidationError
-from reproreg.config import Settings
 from reproreg import request_scope
+from reproreg.config import Settings
 from reproreg.context import RegistryContext
 from reproreg.db import make_engine, make_session_factory
 from reproreg.errors import RegistryError

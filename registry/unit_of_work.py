@@ -8,10 +8,9 @@ only start once the transaction is visible to others (handing a job to a worker)
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from reproreg.errors import RegistryError
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
-
-from reproreg.errors import RegistryError
 
 _CALLBACKS = "after_commit"
 _READ_ONLY = "read_only"

@@ -5,8 +5,8 @@ import math
 
 from flask import Flask, g, request
 from flask_smorest import Api
-from reproreg.request_scope import current_registry, db_session
 from reproreg.errors import RegistryError
+from reproreg.request_scope import current_registry, db_session
 from reproreg.services.auth import authenticate, record_use, use_is_stale
 from reproreg.unit_of_work import unit_of_work
 from reproreg_schemas.errors import ErrorEnvelopeSchema

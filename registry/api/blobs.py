@@ -4,8 +4,8 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from reproreg.api import current_user
-from reproreg.request_scope import current_registry, db_session
 from reproreg.errors import RegistryError
+from reproreg.request_scope import current_registry, db_session
 from reproreg.services import batch_uploads, uploads
 from reproreg_schemas.api import (
     BATCH_MAX_BLOB_BYTES,

@@ -1,9 +1,9 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from reproreg.api import current_user
-from reproreg.request_scope import db_session
 from reproreg.errors import RegistryError
 from reproreg.models import Namespace
+from reproreg.request_scope import db_session
 from reproreg_schemas.api import WhoAmISchema
 
 blp = Blueprint("users", __name__, url_prefix="/api/v1", description="Who is calling")

@@ -5,9 +5,9 @@ from datetime import timedelta
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from reproreg.api import current_user
-from reproreg.request_scope import current_registry, db_session
 from reproreg.errors import RegistryError
 from reproreg.models import SigningKey
+from reproreg.request_scope import current_registry, db_session
 from reproreg.services import verifications
 from reproreg.services.access import readable_artifact
 from reproreg.services.badges import badge_states

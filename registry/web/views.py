@@ -6,8 +6,8 @@ import io
 import json
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
-from reproreg.request_scope import current_registry, db_session
 from reproreg.errors import RegistryError
+from reproreg.request_scope import current_registry, db_session
 from reproreg.services import catalog, venues
 from reproreg.services.access import readable_artifact
 from reproreg.services.auth import authenticate
