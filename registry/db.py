@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from sqlalchemy import create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,3 +31,12 @@ def _sqlite_pragmas(dbapi_connection, _record):
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def insert_missing(session: Session, model, rows: list[dict]) -> None:
+    """``INSERT ... ON CONFLICT DO NOTHING``: a row a concurrent transaction inserted first is left as it is, and
+    this transaction goes on (content-addressed rows are the same whoever inserts them)."""
+    if not rows:
+        return
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(dialect.insert(model).on_conflict_do_nothing(), rows)

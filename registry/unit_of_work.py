@@ -5,13 +5,18 @@ operation succeeded and rolls back when it failed, so a composed operation is al
 only start once the transaction is visible to others (handing a job to a worker) is registered with
 ``after_commit`` and runs after the commit, never after a rollback."""
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from reproreg.errors import RegistryError
 from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 _CALLBACKS = "after_commit"
 _READ_ONLY = "read_only"
 
@@ -25,7 +30,10 @@ def commit(session: Session) -> None:
     session.commit()
     callbacks, session.info[_CALLBACKS] = session.info.get(_CALLBACKS, []), []
     for callback in callbacks:
-        callback()
+        try:
+            callback()
+        except Exception:  # the transaction stands; e.g. a job a broker did not take waits for the poller
+            log.exception("an after-commit action failed")
 
 
 def rollback(session: Session) -> None:
@@ -48,6 +56,27 @@ def read_only(session: Session) -> Session:
     """Mark the session as a reader's (a GET): any attempt to write through it fails loudly."""
     session.info[_READ_ONLY] = True
     return session
+
+
+def retrying_lost_races(session: Session, operation: Callable[[], T], attempts: int = 3) -> T:
+    """Run ``operation`` in the session's transaction; when it loses a race to a concurrent transaction (a unique
+    constraint the winner filled first, a deadlock, a locked SQLite database), roll back and run it again: the
+    retry reads what the winner wrote."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return operation()
+        except (IntegrityError, OperationalError) as err:
+            if attempt == attempts or not _lost_a_race(err):
+                raise
+            rollback(session)
+    raise AssertionError("unreachable")
+
+
+def _lost_a_race(err: Exception) -> bool:
+    if isinstance(err, IntegrityError):
+        return True
+    original = getattr(err, "orig", None)
+    return getattr(original, "sqlstate", None) in ("40001", "40P01") or "database is locked" in str(original)
 
 
 @event.listens_for(Session, "before_flush")

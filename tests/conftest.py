@@ -12,6 +12,7 @@ from reproreg.config import Settings
 from reproreg.db import make_engine
 from reproreg.models import Base
 from reproreg.services.auth import create_token, create_user
+from reproreg.unit_of_work import unit_of_work
 from reproreg_migrations import upgrade
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -110,7 +111,7 @@ def make_user(app):
 
     def make(name: str) -> tuple[str, dict]:
         registry = app.extensions["registry"]
-        with registry.sessions() as session:
+        with unit_of_work(registry.sessions) as session:
             user = create_user(session, name)
             _, secret = create_token(session, user)
         return name, {"Authorization": f"Bearer {secret}"}

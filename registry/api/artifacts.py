@@ -14,6 +14,7 @@ from reproreg.services.versions import (
     resolve_version,
     version_document,
 )
+from reproreg.unit_of_work import retrying_lost_races
 from reproreg_schemas.api import ArtifactSchema, PublishRequestSchema, VersionSchema, YankRequestSchema
 from reproreg_schemas.names import DIGEST_RE
 
@@ -47,8 +48,10 @@ class VersionView(MethodView):
     @blp.alt_response(201, schema=VersionSchema, description="the version was created")
     def put(self, body, namespace, name, reference):
         """Publish a version. Identical content again is a no-op (200); other content is refused (409)."""
-        row, created = publishing.publish(current_registry(), db_session(), current_user(), f"{namespace}/{name}",
-                                          reference, body["manifest"], body["release"]["visibility"])
+        session = db_session()
+        row, created = retrying_lost_races(session, lambda: publishing.publish(
+            current_registry(), session, current_user(), f"{namespace}/{name}", reference, body["manifest"],
+            body["release"]["visibility"]))
         return {**version_document(row, base_url()), "created": created}, 201 if created else 200
 
 

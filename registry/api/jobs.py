@@ -5,6 +5,7 @@ from flask_smorest import Blueprint
 from reproreg.api import current_user
 from reproreg.request_scope import current_registry, db_session
 from reproreg.services import jobs
+from reproreg.unit_of_work import after_commit
 from reproreg_schemas.jobs import (
     FailSchema,
     HeartbeatSchema,
@@ -24,7 +25,9 @@ class RequestJob(MethodView):
         """Ask the reference workers to verify this version (its author, or its venue's chairs and reviewers)."""
         session = db_session()
         job = jobs.request_job(session, current_user(), f"{namespace}/{name}", reference)
-        current_registry().dispatcher.dispatch(job.id, job.accelerator, jobs.time_budget_s(job.version))
+        job_id, accelerator, budget_s = job.id, job.accelerator, jobs.time_budget_s(job.version)
+        # a worker leases the job by id: it must be committed before anyone hears of it
+        after_commit(session, lambda: current_registry().dispatcher.dispatch(job_id, accelerator, budget_s))
         return jobs.job_document(job)
 
 

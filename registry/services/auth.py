@@ -40,9 +40,8 @@ def create_user(session: Session, name: str, is_worker: bool = False) -> User:
     session.add(Namespace(name=name, owner_id=user.id))
     audit.record(session, None, "user.create", name, worker=is_worker)
     try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
+        session.flush()
+    except IntegrityError:  # taken meanwhile by a concurrent request
         raise RegistryError("NAME_TAKEN", f"the name {name!r} is taken", field="name") from None
     return user
 
@@ -62,7 +61,6 @@ def create_token(session: Session, user: User, description: str | None = None) -
     session.add(token)
     session.flush()
     audit.record(session, user, "token.create", user.name, token_id=token.id)
-    session.commit()
     return token, secret
 
 
@@ -70,7 +68,6 @@ def revoke_tokens_described(session: Session, user: User, description: str) -> N
     for token in list_tokens(session, user):
         if token.description == description and token.revoked_at is None:
             token.revoked_at = utcnow()
-    session.commit()
 
 
 def revoke_token(session: Session, token_id: int) -> ApiToken:
@@ -80,7 +77,6 @@ def revoke_token(session: Session, token_id: int) -> ApiToken:
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         audit.record(session, token.user, "token.revoke", token.user.name, token_id=token.id)
-        session.commit()
     return token
 
 

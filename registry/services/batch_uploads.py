@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from reproreg.context import RegistryContext
+from reproreg.db import insert_missing
 from reproreg.errors import RegistryError
 from reproreg.models import Blob, UploadSession, User
 from reproreg.models.base import utcnow
@@ -23,7 +24,6 @@ from reproreg.services.uploads import _store_blob, stored_fingerprint
 from reproreg_schemas.api import BATCH_MAX_BLOB_BYTES, BATCH_MAX_BLOBS
 from reproreg_schemas.digests import format_digest
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 FRAME_HEADER_RE = re.compile(rb"^(sha256:[0-9a-f]{64}) (0|[1-9][0-9]{0,15})\n$")
@@ -121,27 +121,19 @@ def _commit(ctx: RegistryContext, session: Session, blob: ReceivedBlob, known: s
 
 def _record(ctx: RegistryContext, session: Session, user: User, received: list[ReceivedBlob],
             repairs: dict[str, str | None]) -> None:
-    """One transaction: the blobs the registry did not know, and proof that ``user`` uploaded each one.
-
-    A concurrent batch may record the same new blob first; the transaction is then written again."""
-    for attempt in (1, 2):
-        known = _known_blobs(session, {blob.digest for blob in received})
-        now = utcnow()
-        for blob in {blob.digest: blob for blob in received}.values():
-            if blob.digest not in known:
-                session.add(Blob(digest=blob.digest, size=blob.size,
-                                 fingerprint=stored_fingerprint(ctx, blob.digest, blob.size)))
-            if repairs.get(blob.digest):
-                record_repair(session, user, blob.digest, repairs[blob.digest])
-        session.add_all(UploadSession(id=blob.upload_id, user_id=user.id, digest=blob.digest, size=blob.size,
-                                      completed_at=now) for blob in received)
-        try:
-            session.commit()
-            return
-        except IntegrityError:
-            session.rollback()
-            if attempt == 2:
-                raise
+    """The blobs the registry did not know (a concurrent batch may record one first), and proof that ``user``
+    uploaded each one."""
+    known = _known_blobs(session, {blob.digest for blob in received})
+    new = {blob.digest: blob for blob in received if blob.digest not in known}.values()
+    insert_missing(session, Blob, [{"digest": blob.digest, "size": blob.size,
+                                    "fingerprint": stored_fingerprint(ctx, blob.digest, blob.size)} for blob in new])
+    for digest, repair in repairs.items():
+        if repair:
+            record_repair(session, user, digest, repair)
+    now = utcnow()
+    session.add_all(UploadSession(id=blob.upload_id, user_id=user.id, digest=blob.digest, size=blob.size,
+                                  completed_at=now) for blob in received)
+    session.flush()
 
 
 def _known_blobs(session: Session, digests: set[str]) -> set[str]:

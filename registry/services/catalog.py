@@ -1,11 +1,13 @@
-"""Finding entries: search by name, title, venue, metric and badge state, and the most recent versions."""
+"""Finding entries: search by name, title, venue, metric and badge state; the most recent versions; a venue's
+entries, filtered by badge state and exported."""
 
 from reproreg.context import RegistryContext
+from reproreg.errors import RegistryError
 from reproreg.models import Artifact, Claim, Namespace, User, Version
 from reproreg.services.access import readable_artifact_filter
 from reproreg.services.badges import badge_states
-from reproreg.services.venues import filter_by_state
 from reproreg.services.versions import latest_version
+from reproreg_schemas.names import semver_key
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
@@ -44,3 +46,38 @@ def recent(ctx: RegistryContext, session: Session, user: User | None, limit: int
                                                                 Version.yanked_at.is_(None))
                            .order_by(Version.published_at.desc()).limit(limit))
     return [_entry(ctx, session, version) for version in rows]
+
+
+def venue_entries(ctx: RegistryContext, session: Session, user: User | None, slug: str) -> list[dict]:
+    """Every version naming the venue that ``user`` may read, newest version first per artifact."""
+    rows = session.scalars(select(Version).join(Artifact).where(Version.venue == slug,
+                                                                readable_artifact_filter(user)))
+    rows = sorted(rows, key=lambda v: semver_key(v.version), reverse=True)
+    entries = []
+    for version in sorted(rows, key=lambda v: v.artifact.full_name):
+        states = badge_states(ctx, session, version)
+        entries.append({**states, "title": version.title, "published_at": version.published_at,
+                        "license": version.license})
+    return entries
+
+
+STATE_FILTERS = {
+    "available": lambda e: e["available"],
+    "functional": lambda e: e["functional"],
+    "reproduced": lambda e: e["reproduced"],
+    "failed": lambda e: e["reproduced_state"] == "failed",
+    "not-verified": lambda e: e["reproduced_state"] == "not verified",
+    "checklist": lambda e: e["checklist"],
+}
+
+
+def filter_by_state(entries: list[dict], state: str | None) -> list[dict]:
+    if not state:
+        return entries
+    if state not in STATE_FILTERS:
+        raise RegistryError("VALIDATION_ERROR", f"state must be one of {', '.join(STATE_FILTERS)}")
+    return [entry for entry in entries if STATE_FILTERS[state](entry)]
+
+
+EXPORT_COLUMNS = ("name", "version", "digest", "title", "url", "available", "functional", "reproduced",
+                  "reproduced_state", "checklist", "yanked", "published_at")

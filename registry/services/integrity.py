@@ -102,7 +102,6 @@ def _damaged(ctx: RegistryContext, session: Session, digest: str, size: int, act
     if quarantine:
         entry["quarantined_at"] = ctx.blobs.quarantine(digest)
         audit.record(session, None, QUARANTINE, digest, actual=actual, size=size, location=entry["quarantined_at"])
-        session.commit()
     return entry
 
 

@@ -42,7 +42,7 @@ def request_job(session: Session, user: User | None, full_name: str, reference: 
                           max_attempts=3, log="")
     session.add(job)
     audit.record(session, user, "job.request", f"{full_name}@{version.version}", job_id=job.id)
-    session.commit()
+    session.flush()
     return job
 
 
@@ -124,14 +124,14 @@ def lease(session: Session, user: User | None, job_id: str, worker: str, acceler
                 lease_owner=f"{user.name}/{worker}", lease_expires_at=now + timedelta(seconds=lease_s),
                 heartbeat_at=now, hardware=hardware, started_at=now)
     )
-    session.commit()
+    session.flush()
     if result.rowcount != 1:
         raise RegistryError("JOB_NOT_AVAILABLE", f"job {job_id} is not runnable by this worker (taken, finished, or "
-                            "needing other hardware)", job_id=job_id)
+                            "needing other hardware)", job_id=job_id).keeping_changes()  # and jobs given up
     job = session.get(VerificationJob, job_id)
     session.refresh(job)
     _append_log(job, f"attempt {job.attempt}: leased by {job.lease_owner} on {hardware}\n")
-    session.commit()
+    session.flush()
     return job
 
 
@@ -151,7 +151,7 @@ def heartbeat(session: Session, user: User | None, job_id: str, token: str, log:
     job.lease_expires_at = now + timedelta(seconds=lease_s)
     if log:
         _append_log(job, log)
-    session.commit()
+    session.flush()
     return job
 
 
@@ -160,7 +160,7 @@ def fail(session: Session, user: User | None, job_id: str, token: str, failure: 
     job = _current(session, user, job_id, token)
     _finish(session, job, "error", failure)
     audit.record(session, user, "job.error", job_id, failure=failure[:500])
-    session.commit()
+    session.flush()
     return job
 
 

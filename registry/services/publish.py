@@ -23,11 +23,7 @@ from reproreg_schemas.checklist import mechanical_warnings
 from reproreg_schemas.errors import flatten_messages
 from reproreg_schemas.manifest import canonical_manifest, manifest_bytes, manifest_digest
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
-
-#: a publish that lost a race to a concurrent one is retried; the retry reads what the winner wrote
-PUBLISH_ATTEMPTS = 3
 
 
 def publish(ctx: RegistryContext, session: Session, user: User | None, full_name: str, version: str,
@@ -36,28 +32,13 @@ def publish(ctx: RegistryContext, session: Session, user: User | None, full_name
     content was already published, a no-op apart from the artifact's visibility).
 
     Two publishes of a new version (or a new artifact) may run at once: the loser's insert breaks a unique
-    constraint (PostgreSQL then aborts its transaction; SQLite may refuse a write on a stale snapshot). It rolls
-    back and tries again, and then finds the winner's version: the same content is an idempotent success,
-    other content is VERSION_EXISTS."""
+    constraint when it is flushed here. The edge then retries the whole transaction (``unit_of_work.
+    retrying_lost_races``), which finds the winner's version: the same content is an idempotent success, other
+    content is VERSION_EXISTS."""
     namespace_name = writable_namespace(session, user, split_name(full_name)[0]).name
     manifest = _validated(manifest, full_name, version)
-    digest = manifest_digest(manifest)
-    for attempt in range(1, PUBLISH_ATTEMPTS + 1):
-        try:
-            return _publish_once(ctx, session, user, namespace_name, full_name, manifest, digest, visibility)
-        except (IntegrityError, OperationalError) as err:
-            session.rollback()
-            if attempt == PUBLISH_ATTEMPTS or not _lost_a_race(err):
-                raise
-    raise AssertionError("unreachable")
-
-
-def _lost_a_race(err: Exception) -> bool:
-    """Whether a failed write lost to a concurrent transaction (and a retry will see the winner's rows)."""
-    if isinstance(err, IntegrityError):
-        return True
-    original = getattr(err, "orig", None)
-    return getattr(original, "sqlstate", None) in ("40001", "40P01") or "database is locked" in str(original)
+    return _publish_once(ctx, session, user, namespace_name, full_name, manifest, manifest_digest(manifest),
+                         visibility)
 
 
 def _publish_once(ctx: RegistryContext, session: Session, user: User, namespace_name: str, full_name: str,
@@ -81,7 +62,7 @@ def _publish_once(ctx: RegistryContext, session: Session, user: User, namespace_
         _set_visibility(session, user, artifact, visibility)
     row = _insert_version(session, user, artifact, manifest, digest, training_config)
     audit.record(session, user, "version.publish", f"{full_name}@{version}", digest=digest)
-    session.commit()
+    session.flush()
     return row, True
 
 
@@ -110,7 +91,6 @@ def _republish(session: Session, user: User, artifact: Artifact, existing: Versi
             f"({existing.digest}); a published version never changes: push a new version number",
             existing_digest=existing.digest, digest=digest)
     _set_visibility(session, user, artifact, visibility)
-    session.commit()
     return existing
 
 
@@ -198,6 +178,5 @@ def yank(session: Session, user: User | None, full_name: str, reference: str, re
         row.yank_reason = reason
         audit.record(session, user, "version.yank", f"{full_name}@{row.version}", digest=row.digest,
                      reason=reason)
-        session.commit()
     return row
 

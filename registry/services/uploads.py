@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from reproreg.context import RegistryContext
+from reproreg.db import insert_missing
 from reproreg.errors import RegistryError
 from reproreg.models import Artifact, Blob, UploadSession, User, Version, VersionFile
 from reproreg.models.base import utcnow
@@ -19,7 +20,6 @@ from reproreg.services.integrity import quarantined_digests, record_repair, stor
 from reproreg.storage import OffsetMismatch
 from reproreg_schemas.digests import FINGERPRINT_EDGE, PipelinedHasher, fingerprint, format_digest
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 #: digests per SQL query (an IN list) where a request names many: well below the bound-parameter limits of SQLite
@@ -121,7 +121,6 @@ def start_upload(ctx: RegistryContext, session: Session, user: User, digest: str
                             limit=ctx.settings.max_blob_bytes, size=size)
     if digest is None:
         upload = _new_upload(session, user, None, size, fingerprint)
-        session.commit()
         return upload_state(ctx, upload)
     if digest in held_digests(session, user, [digest]):  # only content the caller holds is answered from storage
         blob = session.get(Blob, digest)
@@ -136,7 +135,6 @@ def start_upload(ctx: RegistryContext, session: Session, user: User, digest: str
             upload.digest = digest  # adopt a streamed upload that was interrupted before it was finalised
     if upload is None:
         upload = _new_upload(session, user, digest, size, fingerprint)
-    session.commit()
     return upload_state(ctx, upload)
 
 
@@ -174,7 +172,6 @@ def _abandon(ctx: RegistryContext, session: Session, upload: UploadSession) -> N
     ctx.hash_states.drop(upload.id)
     ctx.blobs.discard(upload.id)
     session.delete(upload)
-    session.commit()
 
 
 def append_upload(ctx: RegistryContext, session: Session, user: User, upload_id: str, offset: int,
@@ -216,6 +213,7 @@ def append_upload(ctx: RegistryContext, session: Session, user: User, upload_id:
         hasher.finish()
         if err.code == "SIZE_MISMATCH":
             _abandon(ctx, session, upload)
+            err.keeping_changes()  # the upload stays discarded
         raise
     except BaseException:
         # Interrupted (e.g. the client went away): keep what was stored so the upload can resume.
@@ -260,20 +258,15 @@ def _finish(ctx: RegistryContext, session: Session, upload: UploadSession, actua
         expected = upload.digest
         _abandon(ctx, session, upload)
         raise RegistryError("DIGEST_MISMATCH", f"the uploaded bytes hash to {actual_digest}, not {expected}; "
-                            "nothing was stored", expected=expected, actual=actual_digest)
+                            "nothing was stored", expected=expected, actual=actual_digest).keeping_changes()
     repair = _store_blob(ctx, session, upload)
-    if session.get(Blob, upload.digest) is None:
-        session.add(Blob(digest=upload.digest, size=upload.size,
-                         fingerprint=stored_fingerprint(ctx, upload.digest, upload.size)))
-        try:
-            session.flush()
-        except IntegrityError:  # committed meanwhile by a concurrent upload of the same content
-            session.rollback()
-            upload = session.get(UploadSession, upload.id)
+    if session.get(Blob, upload.digest) is None:  # a concurrent upload of the same content may record it first
+        insert_missing(session, Blob, [{"digest": upload.digest, "size": upload.size,
+                                        "fingerprint": stored_fingerprint(ctx, upload.digest, upload.size)}])
     if repair:
         record_repair(session, session.get(User, upload.user_id), upload.digest, repair)
     upload.completed_at = utcnow()
-    session.commit()
+    session.flush()
     return upload_state(ctx, upload)
 
 

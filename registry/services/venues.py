@@ -2,16 +2,12 @@
 
 import re
 
-from reproreg.context import RegistryContext
 from reproreg.errors import RegistryError
-from reproreg.models import Artifact, User, Venue, VenueMember, Version
+from reproreg.models import User, Venue, VenueMember
 from reproreg.models.venues import VENUE_ROLES
 from reproreg.services import audit
-from reproreg.services.access import readable_artifact_filter
 from reproreg.services.auth import get_user
-from reproreg.services.badges import badge_states
 from reproreg.services.committees import role_in
-from reproreg_schemas.names import semver_key
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -27,12 +23,10 @@ def create_venue(session: Session, slug: str, title: str, chair: str) -> Venue:
     session.add(venue)
     try:
         session.flush()
-    except IntegrityError:
-        session.rollback()
+    except IntegrityError:  # created meanwhile by a concurrent request
         raise RegistryError("NAME_TAKEN", f"the venue {slug!r} exists already") from None
     session.add(VenueMember(venue_id=venue.id, user_id=user.id, role="chair"))
     audit.record(session, None, "venue.create", slug, chair=chair)
-    session.commit()
     return venue
 
 
@@ -59,44 +53,9 @@ def add_member(session: Session, actor: User | None, slug: str, name: str, role:
     else:
         member.role = role
     audit.record(session, actor, "venue.member", slug, user=name, role=role)
-    session.commit()
+    session.flush()
     return member
 
 
 def members(venue: Venue) -> list[dict]:
     return [{"user": m.user.name, "role": m.role} for m in sorted(venue.members, key=lambda m: (m.role, m.user.name))]
-
-
-def venue_entries(ctx: RegistryContext, session: Session, user: User | None, slug: str) -> list[dict]:
-    """Every version naming the venue that ``user`` may read, newest version first per artifact."""
-    rows = session.scalars(select(Version).join(Artifact).where(Version.venue == slug,
-                                                                readable_artifact_filter(user)))
-    rows = sorted(rows, key=lambda v: semver_key(v.version), reverse=True)
-    entries = []
-    for version in sorted(rows, key=lambda v: v.artifact.full_name):
-        states = badge_states(ctx, session, version)
-        entries.append({**states, "title": version.title, "published_at": version.published_at,
-                        "license": version.license})
-    return entries
-
-
-STATE_FILTERS = {
-    "available": lambda e: e["available"],
-    "functional": lambda e: e["functional"],
-    "reproduced": lambda e: e["reproduced"],
-    "failed": lambda e: e["reproduced_state"] == "failed",
-    "not-verified": lambda e: e["reproduced_state"] == "not verified",
-    "checklist": lambda e: e["checklist"],
-}
-
-
-def filter_by_state(entries: list[dict], state: str | None) -> list[dict]:
-    if not state:
-        return entries
-    if state not in STATE_FILTERS:
-        raise RegistryError("VALIDATION_ERROR", f"state must be one of {', '.join(STATE_FILTERS)}")
-    return [entry for entry in entries if STATE_FILTERS[state](entry)]
-
-
-EXPORT_COLUMNS = ("name", "version", "digest", "title", "url", "available", "functional", "reproduced",
-                  "reproduced_state", "checklist", "yanked", "published_at")

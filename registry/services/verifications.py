@@ -53,7 +53,7 @@ def issue_challenge(session: Session, user: User | None) -> KeyChallenge:
     session.execute(delete(KeyChallenge).where(KeyChallenge.user_id == user.id, KeyChallenge.expires_at < now))
     challenge = KeyChallenge(challenge=secrets.token_urlsafe(32), user_id=user.id, expires_at=now + CHALLENGE_TTL)
     session.add(challenge)
-    session.commit()
+    session.flush()
     return challenge
 
 
@@ -67,16 +67,15 @@ def register_key(session: Session, user: User | None, public_key: str, name: str
         verifier.verify(decode_b64(signature, 64), key_challenge_bytes(challenge))
     except (InvalidSignature, ValidationError):
         raise RegistryError("INVALID_SIGNATURE", "the signature over the challenge does not match this public "
-                            "key: only the holder of the private key can register it") from None
+                            "key: only the holder of the private key can register it").keeping_changes() from None
     if session.scalar(select(SigningKey.id).where(SigningKey.public_key == public_key)) is not None:
-        raise _key_in_use()
+        raise _key_in_use().keeping_changes()
     key = SigningKey(id=secrets.token_hex(8), user_id=user.id, public_key=public_key, name=name)
     session.add(key)
     audit.record(session, user, "key.register", user.name, key_id=key.id)
     try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
+        session.flush()
+    except IntegrityError:  # registered meanwhile by a concurrent request
         raise _key_in_use() from None
     return key
 
@@ -91,12 +90,11 @@ def _public_key(public_key: str) -> Ed25519PublicKey:
 
 
 def _use_challenge(session: Session, user: User, challenge: str) -> None:
-    """Spend the challenge (committed at once: a failed attempt spends it too); refuse a foreign, used or
-    expired one."""
+    """Spend the challenge (a refused registration keeps it spent: see ``register_key``); refuse a foreign, used
+    or expired one."""
     spent = session.execute(delete(KeyChallenge).where(KeyChallenge.challenge == challenge,
                                                        KeyChallenge.user_id == user.id,
                                                        KeyChallenge.expires_at > utcnow()))
-    session.commit()
     if spent.rowcount != 1:
         raise RegistryError("CHALLENGE_INVALID", "the challenge is unknown, used, expired or issued to another "
                             "account: ask for a new one (POST /api/v1/keys/challenge) and sign it")
@@ -143,18 +141,13 @@ def submit(session: Session, user: User | None, full_name: str, reference: str, 
     session.add(verification)
     try:
         session.flush()
-    except IntegrityError:
-        session.rollback()
+    except IntegrityError:  # the same signature or nonce, recorded meanwhile by a concurrent request
         raise _replayed() from None
     if report.get("job"):
         attach_verification(session, user, report["job"], body.get("lease"), verification)
     audit.record(session, user, "verification.submit", f"{full_name}@{version.version}",
                  verification_id=verification.id, outcome=verification.outcome, role=verification.role)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise _replayed() from None
+    session.flush()
     return verification
 
 

@@ -1,5 +1,7 @@
 """Uploads through the API: streaming hash checks, resumable sessions, and who may use which blob."""
 
+from reproreg.unit_of_work import unit_of_work
+
 from tests.registry.helpers import FILES, digest_of, manifest_for, publish, upload
 
 DATA = bytes(range(256)) * 4096  # 1 MiB
@@ -154,7 +156,7 @@ def test_abandoned_uploads_are_pruned_with_their_bytes(app, http, make_user):
     http.patch(f"/api/v1/uploads/{old['id']}", data=DATA[:100], headers={**alice, "Upload-Offset": "0"})
     fresh = http.post("/api/v1/uploads", json={"size": 10}, headers=alice).json
     upload(http, alice, b"finished long ago")
-    with ctx.sessions() as session:
+    with unit_of_work(ctx.sessions) as session:
         for row in session.query(UploadSession):
             row.created_at = utcnow() - timedelta(days=2) if row.id != fresh["id"] else row.created_at
         session.commit()
@@ -192,7 +194,7 @@ def test_a_blob_quarantined_by_fsck_is_missing_until_its_bytes_come_again(app, h
     path = ctx.blobs.local_path(digest)
     path.chmod(0o644)
     path.write_bytes(weights[::-1])
-    with ctx.sessions() as session:
+    with unit_of_work(ctx.sessions) as session:
         report = fsck(ctx, session)
     assert [entry["digest"] for entry in report.damaged] == [digest] and report.checked == len(FILES)
 
@@ -203,5 +205,5 @@ def test_a_blob_quarantined_by_fsck_is_missing_until_its_bytes_come_again(app, h
     assert state["complete"] is True and state["id"] is not None  # the bytes were sent, not taken as held
     assert http.post("/api/v1/blobs/missing", json={"digests": [digest]}, headers=alice).json == {"missing": []}
     assert http.get(f"/api/v1/artifacts/alice/resnet/blobs/{digest}").data == weights
-    with ctx.sessions() as session:
+    with unit_of_work(ctx.sessions) as session:
         assert fsck(ctx, session).sound

@@ -4,6 +4,7 @@ import json
 
 import pytest
 from reproreg.services.auth import TOKEN_PREFIX
+from reproreg.unit_of_work import unit_of_work
 
 from tests.registry.helpers import FILES, manifest_for, publish, upload
 
@@ -50,7 +51,7 @@ def test_yank_keeps_the_version_resolvable_and_is_audited(app, http, make_user):
     assert http.get("/api/v1/artifacts/alice/resnet/versions/1.1.0").json["yank_reason"] == "leak"
     from reproreg.models import AuditEvent
 
-    with app.extensions["registry"].sessions() as session:
+    with unit_of_work(app.extensions["registry"].sessions) as session:
         actions = [event.action for event in session.query(AuditEvent).order_by(AuditEvent.id)]
     assert actions.count("version.publish") == 2 and "version.yank" in actions
 
@@ -152,7 +153,7 @@ def test_a_revoked_token_stops_working(app, http, make_user):
 
     _, alice = make_user("alice")
     assert http.get("/api/v1/whoami", headers=alice).json == {"name": "alice", "namespaces": ["alice"]}
-    with app.extensions["registry"].sessions() as session:
+    with unit_of_work(app.extensions["registry"].sessions) as session:
         revoke_token(session, session.query(ApiToken).one().id)
     assert http.get("/api/v1/whoami", headers=alice).status_code == 401
 

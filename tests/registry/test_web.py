@@ -6,6 +6,7 @@ import json
 import xml.etree.ElementTree as ElementTree
 
 import pytest
+from reproreg.unit_of_work import unit_of_work
 
 from tests.registry.helpers import FILES, publish
 
@@ -22,7 +23,7 @@ def entries(app, http, make_user):
     assert publish(http, alice, FILES, name="alice/public-model", paper=paper).status_code == 201
     assert publish(http, alice, FILES, name="alice/secret-model", paper=paper,
                    visibility="private").status_code == 201
-    with app.extensions["registry"].sessions() as session:
+    with unit_of_work(app.extensions["registry"].sessions) as session:
         create_venue(session, "neurips-2026", "NeurIPS 2026", "bob")
     return alice, bob
 
@@ -138,5 +139,5 @@ def test_reserved_names_cannot_be_namespaces(app):
     from reproreg.errors import RegistryError
     from reproreg.services.auth import create_user
 
-    with app.extensions["registry"].sessions() as session, pytest.raises(RegistryError):
+    with unit_of_work(app.extensions["registry"].sessions) as session, pytest.raises(RegistryError):
         create_user(session, "badges")

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from reproreg.models import KeyChallenge
 from reproreg.services.auth import create_token, create_user
 from reproreg.services.venues import create_venue
+from reproreg.unit_of_work import unit_of_work
 from reproreg_schemas.verdicts import judge, outcome
 from reproreg_schemas.verification import REPORT_VERSION, key_challenge_bytes, report_bytes
 from sqlalchemy import update
@@ -127,7 +128,7 @@ def registry(app, http, make_user):
     another venue; gpu-node is a reference worker; mallory is anyone at all."""
     accounts = dict(make_user(name) for name in ("alice", "chair", "rev", "outsider", "mallory"))
     assert publish(http, accounts["alice"], FILES, name=NAME).status_code == 201
-    with app.extensions["registry"].sessions() as session:
+    with unit_of_work(app.extensions["registry"].sessions) as session:
         create_venue(session, "neurips-2026", "NeurIPS 2026", "chair")
         create_venue(session, "other-2026", "Other 2026", "chair")
         _, worker_secret = create_token(session, create_user(session, "gpu-node", is_worker=True))
@@ -219,7 +220,7 @@ def test_a_challenge_is_single_use_short_lived_and_the_requesters_own(app, regis
     assert again.register(challenge=challenge).json["error"]["code"] == "CHALLENGE_INVALID"
 
     stale = mallory.challenge()
-    with app.extensions["registry"].sessions() as session:
+    with unit_of_work(app.extensions["registry"].sessions) as session:
         session.execute(update(KeyChallenge).where(KeyChallenge.challenge == stale)
                         .values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
         session.commit()
