@@ -7,6 +7,10 @@ from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 
+#: how many leases a job gets before it fails (a worker that dies mid-job loses its lease; the job runs again)
+DEFAULT_MAX_ATTEMPTS = 3
+
+
 class VerificationJob(TimestampMixin, Base):
     """A verification the registry asked its reference workers to run. The row is the job's truth; broker
     messages only trigger it. A worker holds it through a lease (token + expiry) that heartbeats extend."""
@@ -19,7 +23,7 @@ class VerificationJob(TimestampMixin, Base):
     accelerator: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16), index=True, default="queued")
     attempt: Mapped[int] = mapped_column(Integer, default=0)
-    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=DEFAULT_MAX_ATTEMPTS)
     lease_token: Mapped[str | None] = mapped_column(String(32))
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)

@@ -39,7 +39,7 @@ def request_job(session: Session, user: User | None, full_name: str, reference: 
         raise RegistryError("VALIDATION_ERROR", f"{full_name}@{version.version} has no evaluation spec to run")
     job = VerificationJob(id=secrets.token_hex(16), version_id=version.id, requested_by_id=user.id,
                           accelerator=version.evaluation_spec.accelerator, state="queued", attempt=0,
-                          max_attempts=3, log="")
+                          log="")
     session.add(job)
     audit.record(session, user, "job.request", f"{full_name}@{version.version}", job_id=job.id)
     session.flush()
