@@ -1,4 +1,7 @@
-"""Where regctl finds the registry and its token: REGCTL_URL / REGCTL_TOKEN, else what 'regctl login' saved."""
+"""Where regctl finds the registry and its token: REGCTL_URL / REGCTL_TOKEN, else what 'regctl login' saved.
+
+Every function takes the environment to read (``env``, by default this process's): regctl reads its own at its
+edge; code that embeds regctl (a reference worker) passes what it chose, and sets nothing in ``os.environ``."""
 
 import json
 import os
@@ -13,6 +16,8 @@ class ClientConfig:
     url: str
     token: str | None
     cache_dir: Path
+    #: where the signing keys are kept (see regctl.keys)
+    key_dir: Path
 
 
 def config_file(env=None) -> Path:
@@ -21,6 +26,11 @@ def config_file(env=None) -> Path:
         return Path(env["REGCTL_CONFIG"])
     base = Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config")
     return base / "regctl" / "config.json"
+
+
+def key_dir(env=None) -> Path:
+    """The signing keys live next to the config file, in ``keys/``."""
+    return config_file(env).parent / "keys"
 
 
 def cache_dir(env=None) -> Path:
@@ -41,7 +51,7 @@ def load_config(env=None) -> ClientConfig:
             saved = {}
     url = env.get("REGCTL_URL") or saved.get("url") or DEFAULT_URL
     token = env.get("REGCTL_TOKEN") or (saved.get("token") if saved.get("url") in (None, url) else None)
-    return ClientConfig(url=url.rstrip("/"), token=token or None, cache_dir=cache_dir(env))
+    return ClientConfig(url=url.rstrip("/"), token=token or None, cache_dir=cache_dir(env), key_dir=key_dir(env))
 
 
 def save_login(url: str, token: str, env=None) -> Path:

@@ -4,6 +4,7 @@ judge every claim, and build the report."""
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +27,12 @@ class VerifyOptions:
     workdir: Path | None = None
     keep: bool = False
     job: str | None = None
+    #: the environment the evaluation starts from: its PATH and VIRTUAL_ENV choose the Python that runs it, and
+    #: only its allowlisted part reaches the evaluation (see regctl.sandbox). None: this process's environment.
+    env: Mapping[str, str] | None = None
+
+    def evaluation_env(self) -> dict[str, str]:
+        return dict(os.environ if self.env is None else self.env)
 
 
 def now() -> str:
@@ -34,7 +41,8 @@ def now() -> str:
 
 def verify(api: ApiClient, cache: BlobCache, reference: Reference, options: VerifyOptions, notice) -> dict:
     """Return the report. Integrity failures raise before any author code runs."""
-    runner = Runner(sandboxed=options.sandboxed)
+    env = options.evaluation_env()
+    runner = Runner(sandboxed=options.sandboxed, env=env)
     started = now()
     base = Path(options.workdir or tempfile.mkdtemp(prefix="regctl-verify-")).resolve()
     files = base / "files"
@@ -60,7 +68,7 @@ def verify(api: ApiClient, cache: BlobCache, reference: Reference, options: Veri
            f"will run {'in the bubblewrap sandbox (no network)' if options.sandboxed else 'WITHOUT a sandbox'}:\n"
            f"  {spec['command']}")
     for seed in range(runs_for(manifest["claims"], spec["command"])):
-        run = _run_once(runner, spec, files, base / f"run-{seed}", seed)
+        run = _run_once(runner, spec, files, base / f"run-{seed}", seed, env)
         report["runs"].append(run)
         if run["error"]:
             return _finish(report, f"run with seed {seed}: {run['error']}")
@@ -78,11 +86,11 @@ def _finish(report: dict, failure: str | None) -> dict:
     return report
 
 
-def _run_once(runner: Runner, spec: dict, files: Path, workdir: Path, seed: int) -> dict:
+def _run_once(runner: Runner, spec: dict, files: Path, workdir: Path, seed: int, env: dict[str, str]) -> dict:
     workdir.mkdir(parents=True)
     metrics_path = workdir / "metrics.json"
     result = runner.run(render_command(spec["command"], files, metrics_path, seed), workdir, files,
-                        spec["timeout_s"], spec.get("memory_mb"), dict(os.environ),
+                        spec["timeout_s"], spec.get("memory_mb"), env,
                         max_processes=spec.get("max_processes"), accelerator=spec["accelerator"])
     run = {"seed": seed, "exit_code": result.exit_code, "timed_out": result.timed_out,
            "wall_time_s": result.wall_time_s, "stdout_tail": result.stdout_tail, "stderr_tail": result.stderr_tail,
