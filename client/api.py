@@ -4,6 +4,10 @@ Requests that are safe to repeat are retried when the registry goes away in the 
 connection error, or 502/503/504 from a proxy in front of it), with backoff, for up to ``REGCTL_RETRY_S``
 seconds (default 60, read when the outage begins; 0 turns retries off). A registry that cannot be reached at
 all on the first request is reported at once: that is a wrong address more often than an outage.
+
+``Backoff`` is regctl's one way to wait out an outage: requests here, and the transfers that resume from where
+the registry got to (``regctl.transfer``), wait through it, and a failure that already waited out the budget
+(``OutageOutlasted``) is never waited out a second time by an outer loop.
 """
 
 import os
@@ -39,6 +43,10 @@ def retry_budget_s() -> float:
     return value
 
 
+class OutageOutlasted(ConnectionFailed):
+    """The registry stayed away for the whole retry budget: whoever catches this must not wait again."""
+
+
 class Backoff:
     """The waits between attempts through one outage: 0.25 s doubling up to 5 s, until the budget is spent."""
 
@@ -56,6 +64,14 @@ class Backoff:
         self.delay = min(self.delay * 2, 5.0)
         self.attempts += 1
         return True
+
+    def wait_or_raise(self, err: Exception, exhausted: Exception | None = None) -> None:
+        """Sleep before trying again after ``err``; once the budget is spent raise ``exhausted`` (by default
+        ``err``). An ``err`` that already waited out an outage of its own is raised at once."""
+        if isinstance(err, OutageOutlasted):
+            raise err
+        if not self.wait():
+            raise exhausted or err
 
 
 class ApiClient:
@@ -99,9 +115,9 @@ class ApiClient:
                 if backoff.wait():
                     response.close()
                     continue
-                raise ConnectionFailed(f"the registry at {self.url} answered HTTP {response.status_code} (unavailable)"
-                                       f" for {backoff.attempts} retries", code="UNAVAILABLE",
-                                       details={"status": response.status_code})
+                raise OutageOutlasted(f"the registry at {self.url} answered HTTP {response.status_code} (unavailable)"
+                                      f" for {backoff.attempts} retries", code="UNAVAILABLE",
+                                      details={"status": response.status_code})
             if response.status_code >= 400:
                 raise _error(response)
             return response
@@ -116,14 +132,17 @@ class ApiClient:
         return backoff
 
     def _unreachable(self, err: Exception, backoff: Backoff | None = None) -> ConnectionFailed:
+        """The failure to report; once ``backoff`` has waited the outage out, one that no caller waits out again."""
+        if backoff is not None:
+            return OutageOutlasted(f"lost the registry at {self.url} ({_reason(err)}) and it did not come back "
+                                   f"within {RETRY_ENV}={retry_budget_s():g} s; run the same command again to resume")
         if isinstance(err, requests.Timeout) and not isinstance(err, requests.ConnectTimeout):
             return ConnectionFailed(f"the registry at {self.url} did not answer in time")
         if not self.reached:
             return ConnectionFailed(f"cannot reach the registry at {self.url} ({_reason(err)}); is it running, "
                                     "and is REGCTL_URL right?")
-        waited = f" and it did not come back within {RETRY_ENV}={retry_budget_s():g} s" if backoff else ""
-        return ConnectionFailed(f"lost the registry at {self.url} ({_reason(err)}){waited}; run the same command "
-                                "again to resume")
+        return ConnectionFailed(f"lost the registry at {self.url} ({_reason(err)}); run the same command again to "
+                                "resume")
 
     def _json(self, method: str, path: str, **kwargs) -> dict:
         return self._request(method, path, **kwargs).json()
@@ -149,8 +168,9 @@ class ApiClient:
         return known
 
     def upload_blob_batch(self, body: Iterable[bytes]) -> dict:
-        """Send small blobs framed as POST /blobs/batch expects (``body`` is one-shot: the caller retries)."""
-        return self._json("POST", "/blobs/batch", data=body, idempotent=False,
+        """Send small blobs framed as POST /blobs/batch expects. The registry stores all of them or none, and
+        ``body`` starts again when iterated again, so a batch cut short is simply sent again."""
+        return self._json("POST", "/blobs/batch", data=body, idempotent=True,
                           headers={"Content-Type": "application/octet-stream"})
 
     def start_upload(self, digest: str | None, size: int, fingerprint: str | None = None) -> dict:

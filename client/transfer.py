@@ -92,10 +92,9 @@ def _send(api: ApiClient, path: Path, size: int, state: dict, on_bytes, hasher=N
             state = api.upload_bytes(state["id"], start, region)
         except UploadOffsetMismatch:
             state = api.upload_state(state["id"])
-        except ConnectionFailed:
+        except ConnectionFailed as err:
             backoff = backoff or Backoff()
-            if not backoff.wait():
-                raise
+            backoff.wait_or_raise(err)
             state = api.upload_state(state["id"])  # itself retried until the registry answers again
             if on_bytes and region.sent:
                 on_bytes(state["offset"] - start - region.sent)  # take back what the registry did not keep
@@ -140,17 +139,9 @@ def _frame_header(digest: str, size: int) -> bytes:
 
 def upload_blob_batch(api: ApiClient, blobs: list[tuple[str, Path, int]], on_bytes=None) -> int:
     """Upload small blobs (digest, file, size) in one request; the registry stores all of them or none, so a
-    batch cut short by a broken connection is simply sent again. Returns the bytes sent."""
-    body = BlobBatchBody(blobs)
-    backoff = None
-    while True:
-        try:
-            api.upload_blob_batch(body)
-            break
-        except ConnectionFailed:
-            backoff = backoff or Backoff()
-            if not backoff.wait():
-                raise
+    batch cut short by a broken connection is simply sent again (by the API client, through an outage). Returns
+    the bytes sent."""
+    api.upload_blob_batch(BlobBatchBody(blobs))
     total = sum(size for _, _, size in blobs)
     if on_bytes:
         on_bytes(total)
@@ -235,12 +226,12 @@ def _download(api, name, digest, size, handle, hasher, offset, on_bytes):
                     on_bytes(len(chunk))
             if offset < size:
                 raise requests.ConnectionError("the download ended early")
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, ConnectionFailed):
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, ConnectionFailed) as err:
             if offset > before:
                 backoff = None
             backoff = backoff or Backoff()
-            if not backoff.wait():
-                raise ConnectionFailed(f"the download of {digest} kept failing at byte {offset} of {size}") from None
+            backoff.wait_or_raise(err, ConnectionFailed(f"the download of {digest} kept failing at byte {offset} "
+                                                        f"of {size}"))
     return downloaded, hasher
 
 
