@@ -1,13 +1,19 @@
 """``registry``: serve, migrate, and administer users and tokens."""
 
-import os
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 from reproreg.config import ConfigError, Settings
 from reproreg.errors import RegistryError
+from reproreg.jobs import EmbeddedExecutor
+from reproreg.unit_of_work import unit_of_work
+
+#: the entry point group where the reference worker (a package of its own, never imported here) offers itself
+WORKER_ENTRY_POINTS = "reproreg.worker"
 
 
 def _settings() -> Settings:
@@ -17,10 +23,32 @@ def _settings() -> Settings:
         raise click.ClickException(str(err)) from None
 
 
-def _session():
+@contextmanager
+def _sessions(settings: Settings | None = None) -> Iterator:
+    """The database's session factory for one command (its engine is closed after it): a command opens its one
+    transaction with ``unit_of_work``."""
     from reproreg.db import make_engine, make_session_factory
 
-    return make_session_factory(make_engine(_settings().database_url))()
+    engine = make_engine((settings or _settings()).database_url)
+    try:
+        yield make_session_factory(engine)
+    finally:
+        engine.dispose()
+
+
+def _worker(kind: str):
+    """The reference worker's ``kind`` ("embedded" or "celery"), through its entry point."""
+    from importlib.metadata import entry_points
+
+    found = entry_points(group=WORKER_ENTRY_POINTS, name=kind)
+    try:
+        return next(iter(found)).load()
+    except (StopIteration, ImportError) as err:
+        detail = f" ({err})" if isinstance(err, ImportError) else ""
+        raise click.ClickException(
+            f"the reference worker is not installed (no '{kind}' entry point in {WORKER_ENTRY_POINTS}){detail}: "
+            "install the reproducibility-registry package with its worker, or run with REGISTRY_JOBS=celery and "
+            "workers elsewhere") from None
 
 
 @click.group()
@@ -44,7 +72,7 @@ def serve(host: str, port: int, demo: bool):
     if pending(settings.database_url):
         raise click.ClickException("the database schema is not up to date: run 'registry db upgrade' first")
     url = f"http://{host}:{port}"
-    dispatcher = _inprocess_dispatcher(settings, url) if settings.jobs_backend == "inprocess" else None
+    dispatcher = _embedded_executor(settings, url) if settings.jobs_backend == "inprocess" else None
     demo_token = _demo_user(settings, "demo", url) if demo else None
     app = create_app(settings, dispatcher=dispatcher)
     click.echo(f"Registry serving at {url}/ (database {_safe_url(app)}, jobs {settings.jobs_backend})", err=True)
@@ -52,23 +80,21 @@ def serve(host: str, port: int, demo: bool):
     run_simple(host, port, app, threaded=True, use_reloader=False, request_handler=ApiErrorRequestHandler)
 
 
-def _inprocess_dispatcher(settings: Settings, url: str):
-    """The embedded executor, acting as the reference worker 'reference' with a token made for this run."""
-    from reproreg.jobs.inprocess import InProcessDispatcher
-    from reproreg.jobs.runner import WorkerIdentity
+def _embedded_executor(settings: Settings, url: str) -> EmbeddedExecutor:
+    """The reference worker's embedded executor, acting as the worker account 'reference' with a token made for
+    this run; it keeps its key and cache in the ``worker`` folder beside the blobs."""
     from reproreg.models import User
     from reproreg.services.auth import create_token, create_user, revoke_tokens_described
     from sqlalchemy import select
 
-    with _session() as session:
+    create_executor = _worker("embedded")
+    with _sessions(settings) as sessions, unit_of_work(sessions) as session:
         user = session.scalar(select(User).where(User.name == "reference"))
         if user is None:
-            user = create_user(session, "reference", is_worker=True)
+            user = _run(lambda: create_user(session, "reference", is_worker=True))
         revoke_tokens_described(session, user, "in-process executor")
         _, secret = create_token(session, user, "in-process executor")
-    home = settings.blob_dir.parent / "worker"
-    os.environ["REGCTL_CONFIG"] = str(home / "config.json")
-    return InProcessDispatcher(WorkerIdentity(url=url, token=secret, name="in-process", home=home))
+    return create_executor(url=url, token=secret, home=settings.blob_dir.parent / "worker")
 
 
 def _when_up(host: str, port: int, dispatcher, url: str, demo_token: str | None) -> None:
@@ -87,6 +113,8 @@ def _when_up(host: str, port: int, dispatcher, url: str, demo_token: str | None)
         from reproreg.demo import seed
 
         seed(url, demo_token, lambda message: click.echo(message, err=True))
+
+
 def _safe_url(app) -> str:
     from sqlalchemy.engine import make_url
 
@@ -119,7 +147,7 @@ def users():
 def users_create(name: str, worker: bool):
     from reproreg.services.auth import create_user
 
-    with _session() as session:
+    with _sessions() as sessions, unit_of_work(sessions) as session:
         _run(lambda: create_user(session, name, is_worker=worker))
     click.echo(f"created {'reference worker' if worker else 'user'} {name} and namespace {name}/", err=True)
 
@@ -140,9 +168,11 @@ def uploads_prune(older_than_s: int | None):
     settings = _settings()
     app = create_app(settings)
     ctx = app.extensions["registry"]
-    with ctx.sessions() as session:
-        count = prune_abandoned(ctx, session, older_than_s or settings.upload_session_ttl_s)
-    ctx.engine.dispose()
+    try:
+        with unit_of_work(ctx.sessions) as session:
+            count = prune_abandoned(ctx, session, older_than_s or settings.upload_session_ttl_s)
+    finally:
+        ctx.engine.dispose()
     click.echo(f"discarded {count} abandoned upload(s)", err=True)
 
 
@@ -176,7 +206,7 @@ def storage_fsck(dry_run: bool, as_json: bool):
     app = create_app(_settings())
     ctx = app.extensions["registry"]
     try:
-        with ctx.sessions() as session:
+        with unit_of_work(ctx.sessions) as session:
             report = fsck(ctx, session, quarantine=not dry_run)
     except SQLAlchemyError as err:
         detail = getattr(err, "orig", None) or err
@@ -209,7 +239,7 @@ def venues():
 def venues_create(slug: str, title: str, chair: str):
     from reproreg.services.venues import create_venue
 
-    with _session() as session:
+    with _sessions() as sessions, unit_of_work(sessions) as session:
         _run(lambda: create_venue(session, slug, title, chair))
     click.echo(f"created venue {slug} chaired by {chair}", err=True)
 
@@ -226,10 +256,10 @@ def tokens_create(user: str, description: str | None):
     """Create a token for USER; the token is the only line printed on stdout."""
     from reproreg.services.auth import create_token, get_user
 
-    with _session() as session:
+    with _sessions() as sessions, unit_of_work(sessions) as session:
         token, secret = _run(lambda: create_token(session, get_user(session, user), description))
-        click.echo(secret)
-        click.echo(f"token id {token.id} for {user}; it is shown only now", err=True)
+    click.echo(secret)  # only once it is stored
+    click.echo(f"token id {token.id} for {user}; it is shown only now", err=True)
 
 
 @tokens.command("list")
@@ -237,7 +267,7 @@ def tokens_create(user: str, description: str | None):
 def tokens_list(user: str):
     from reproreg.services.auth import get_user, list_tokens
 
-    with _session() as session:
+    with _sessions() as sessions, unit_of_work(sessions) as session:
         for token in _run(lambda: list_tokens(session, get_user(session, user))):
             state = f"revoked {token.revoked_at:%Y-%m-%d}" if token.revoked_at else "active"
             click.echo(f"{token.id}\t{token.display_prefix}…\t{state}\t{token.description or ''}")
@@ -249,7 +279,7 @@ def tokens_revoke(token_id: int):
     """Revoke a token by its id (see 'registry tokens list USER')."""
     from reproreg.services.auth import revoke_token
 
-    with _session() as session:
+    with _sessions() as sessions, unit_of_work(sessions) as session:
         _run(lambda: revoke_token(session, token_id))
     click.echo(f"token {token_id} revoked", err=True)
 
@@ -267,7 +297,7 @@ def _demo_user(settings: Settings, name: str, url: str) -> str:
     from reproreg.services.auth import create_token, create_user
     from sqlalchemy import select
 
-    with _session() as session:
+    with _sessions(settings) as sessions, unit_of_work(sessions) as session:
         user = session.scalar(select(User).where(User.name == name)) or _run(lambda: create_user(session, name))
         _, secret = create_token(session, user, "demo")
     click.echo(f"""
@@ -305,11 +335,10 @@ Pages: {url}/    API: {url}/api/v1/docs
 @click.option("--heartbeat", default=10.0, show_default=True, type=float, help="Seconds between lease renewals.")
 def worker(url, token, gpu, name, home, concurrency, poll_interval, heartbeat):
     """A reference worker: a Celery worker (REGISTRY_BROKER_URL) that runs verification jobs."""
-    from reproreg.jobs.worker import start_worker
-
     settings = _settings()
     if not settings.broker_url:
         raise click.ClickException("set REGISTRY_BROKER_URL, e.g. redis://127.0.0.1:6379/0")
+    start_worker = _worker("celery")
     start_worker(url=url, token=token, broker_url=settings.broker_url, prefix=settings.queue_prefix, gpu=gpu,
                  name=name, home=home, concurrency=concurrency, poll_interval_s=poll_interval,
                  heartbeat_s=heartbeat)

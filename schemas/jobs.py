@@ -1,8 +1,26 @@
-"""Reference verification jobs on the wire: their state, and the worker side (lease, heartbeat, fail)."""
+"""Reference verification jobs on the wire: their state, the worker side (lease, heartbeat, fail), and the
+message on a broker that triggers a job (what the registry sends and the reference workers take)."""
 
 from marshmallow import Schema, fields, validate
 
 ACCELERATORS = validate.OneOf(["cpu", "gpu"])
+
+#: the Celery task whose one argument is the id of the job to run
+VERIFY_TASK = "registry.verify_job"
+#: seconds a job's message may run beyond the job's own time budget before Celery stops it (half of them for
+#: the soft limit): the budget covers the evaluation, the margin the pull, the hashing and the report
+TIME_LIMIT_MARGIN_S = 600
+
+
+def queue_name(prefix: str, accelerator: str) -> str:
+    """The queue of the jobs needing ``accelerator`` (``<prefix>verify.cpu``, ``<prefix>verify.gpu``)."""
+    return f"{prefix}verify.{accelerator}"
+
+
+def message_options(prefix: str, accelerator: str, timeout_s: int) -> dict:
+    """How a job's message is sent: its queue and time limits (keyword arguments of Celery's ``send_task``)."""
+    return {"queue": queue_name(prefix, accelerator), "soft_time_limit": timeout_s + TIME_LIMIT_MARGIN_S // 2,
+            "time_limit": timeout_s + TIME_LIMIT_MARGIN_S}
 
 
 class JobSchema(Schema):

@@ -1,11 +1,12 @@
-"""Verification jobs: one entry point (``run_job``) for every executor.
+"""Verification jobs, the registry's side: a job's truth is its database row; an executor is only told that a
+job was committed, and leases it over HTTP before running it, so duplicate or stale triggers do nothing.
 
-- in-process (the embedded default): a thread of ``registry serve`` runs jobs, talking HTTP to the registry
-  like any worker;
-- Celery on Redis or RabbitMQ (at scale): ``registry worker`` processes on GPU nodes take jobs from
-  ``<prefix>verify.cpu`` / ``<prefix>verify.gpu`` queues.
-The job's truth is its database row; a broker message only triggers ``run_job``, which leases the job
-before running it, so duplicate or stale messages do nothing.
+- the embedded executor (the default): ``registry serve`` runs the reference worker's embedded executor in a
+  thread; it talks HTTP to the registry like any worker;
+- Celery on Redis or RabbitMQ (at scale): the registry sends each job to a ``<prefix>verify.cpu`` or
+  ``<prefix>verify.gpu`` queue, and ``registry worker`` processes on GPU nodes take them.
+The reference worker is a package of its own (``reproreg_worker``); the registry never imports it, and finds it
+through the ``reproreg.worker`` entry points (see ``registry/cli.py``).
 """
 
 from typing import Protocol
@@ -19,6 +20,12 @@ class Dispatcher(Protocol):
     def dispatch(self, job_id: str, accelerator: str, timeout_s: int) -> None: ...
 
 
+class EmbeddedExecutor(Dispatcher, Protocol):
+    """An executor running inside ``registry serve``: told of each job, and started once the server answers."""
+
+    def start(self) -> None: ...
+
+
 class NullDispatcher:
     """No executor attached: jobs wait until a worker's poll finds them."""
 
@@ -26,9 +33,9 @@ class NullDispatcher:
         return None
 
 
-def create_dispatcher(settings: Settings):
+def create_dispatcher(settings: Settings) -> Dispatcher:
     if settings.jobs_backend == "celery":
-        from reproreg.jobs.celery_app import CeleryDispatcher
+        from reproreg.jobs.celery_dispatch import CeleryDispatcher
 
         return CeleryDispatcher(settings.broker_url, settings.queue_prefix)
     return NullDispatcher()
