@@ -49,7 +49,7 @@ def make_consumer(broker_url: str, prefix: str = "") -> Celery:
 def build_worker_app(broker_url: str, prefix: str, identity: WorkerIdentity) -> Celery:
     app = make_consumer(broker_url, prefix)
 
-    @app.task(name=VERIFY_TASK)
+    @app.task(name=VERIFY_TASK, shared=False)  # this app's own: another app in the process has its own identity
     def verify_job(job_id: str) -> str:
         outcome = run_job(identity, job_id)
         log.info("job %s: %s", job_id, outcome)
