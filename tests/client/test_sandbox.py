@@ -127,3 +127,23 @@ def test_an_unknown_limit_mechanism_is_refused(monkeypatch):
         make_cgroup(Limits(timeout_s=5))
     monkeypatch.setenv("REGCTL_SANDBOX_LIMITS", "watchdog")
     assert make_cgroup(Limits(timeout_s=5)) is None
+
+
+def test_the_evaluation_starts_from_the_environment_it_is_given_never_from_this_process(tmp_path):
+    (tmp_path / "files").mkdir()
+    given = {"PATH": "/given/bin:/usr/bin:/bin", "VIRTUAL_ENV": "/given", "API_TOKEN": "rrt_x"}
+    result = Runner(sandboxed=False).run('echo "$PATH|$VIRTUAL_ENV|${API_TOKEN:-none}"', tmp_path / "run",
+                                         tmp_path / "files", 10, None, given)
+    assert result.exit_code == 0 and result.stdout_tail.strip() == "/given/bin:/usr/bin:/bin|/given|none"
+
+
+def test_verify_options_hand_over_a_copy_of_the_environment_they_were_given():
+    import os
+
+    from regctl.verify import VerifyOptions
+
+    given = {"PATH": "/given/bin"}
+    env = VerifyOptions(env=given).evaluation_env()
+    env["PATH"] = "changed"
+    assert given == {"PATH": "/given/bin"}
+    assert VerifyOptions().evaluation_env() == dict(os.environ)

@@ -2,6 +2,13 @@
 
 import os
 import subprocess
+from types import SimpleNamespace
+
+import click
+import pytest
+from reproreg import cli
+from reproreg.models import ApiToken, AuditEvent, Namespace, User
+from sqlalchemy import func, select
 
 from tests.live import BIN
 
@@ -34,3 +41,42 @@ def test_admin_errors_are_one_line(database_url):
     assert bad.returncode == 4 and "Traceback" not in bad.stderr
     missing = run(database_url, "tokens", "create", "nobody", check=False)
     assert missing.returncode == 4 and "no user named 'nobody'" in missing.stderr
+
+
+def test_a_user_its_namespace_and_its_audit_event_are_committed_together(database_url, app):
+    run(database_url, "users", "create", "carol", "--worker")
+    with app.extensions["registry"].sessions() as session:
+        user = session.scalar(select(User).where(User.name == "carol"))
+        assert user is not None and user.is_worker
+        assert session.scalar(select(Namespace).where(Namespace.name == "carol")).owner_id == user.id
+        assert session.scalar(select(AuditEvent).where(AuditEvent.action == "user.create",
+                                                       AuditEvent.subject == "carol")) is not None
+
+
+def test_serve_makes_the_embedded_executor_with_a_fresh_token_and_writes_no_environment(settings, app, http):
+    environ_before = dict(os.environ)
+    executor = cli._embedded_executor(settings, "http://127.0.0.1:9")
+    again = cli._embedded_executor(settings, "http://127.0.0.1:9")  # a restart: the older token is revoked
+    assert callable(executor.dispatch) and callable(executor.start)
+    assert executor.identity.home == settings.blob_dir.parent / "worker"
+    assert executor.identity.key_dir == settings.blob_dir.parent / "worker" / "keys"
+    whoami = http.get("/api/v1/whoami", headers={"Authorization": f"Bearer {again.identity.token}"})
+    assert whoami.status_code == 200 and whoami.json["name"] == "reference"
+    assert http.get("/api/v1/whoami", headers={"Authorization": f"Bearer {executor.identity.token}"}
+                    ).status_code == 401
+    with app.extensions["registry"].sessions() as session:
+        assert session.scalar(select(User).where(User.name == "reference")).is_worker
+        assert session.scalar(select(func.count()).select_from(ApiToken)) == 2
+    assert dict(os.environ) == environ_before
+
+
+def test_without_the_worker_package_the_commands_say_so(monkeypatch):
+    with pytest.raises(click.ClickException, match="reference worker is not installed"):
+        cli._worker("no-such-kind")
+
+    def broken(**_):
+        return [SimpleNamespace(load=lambda: __import__("reproreg_worker_missing"))]
+
+    monkeypatch.setattr("importlib.metadata.entry_points", lambda **selection: broken(**selection))
+    with pytest.raises(click.ClickException, match="reproreg_worker_missing"):
+        cli._worker("embedded")

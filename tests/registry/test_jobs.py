@@ -3,6 +3,7 @@
 import time
 
 import pytest
+from reproreg.unit_of_work import unit_of_work
 
 from tests.registry.helpers import FILES, publish
 
@@ -14,9 +15,8 @@ def setup(app, http, make_user):
     _, author = make_user("alice")
     _, worker = make_user("worker")
     _, stranger = make_user("bob")
-    with app.extensions["registry"].sessions() as session:
+    with unit_of_work(app.extensions["registry"].sessions) as session:
         session.query(User).filter(User.name == "worker").one().is_worker = True
-        session.commit()
     assert publish(http, author, FILES).status_code == 201
     return author, worker, stranger
 
