@@ -19,6 +19,7 @@ COPY registry ./registry
 COPY client ./client
 COPY schemas ./schemas
 COPY migrations ./migrations
+COPY worker ./worker
 RUN pip install . && rm -rf /root/.cache
 
 USER registry

@@ -34,7 +34,7 @@ test: $(STAMP) system-deps
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check registry client schemas tests migrations bench
+	$(BIN)/ruff check registry client schemas tests migrations bench worker
 
 bench: $(STAMP)
 	$(BIN)/python bench/transfer.py
