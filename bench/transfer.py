@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 from common import best_of, report  # noqa: E402  (puts the project on sys.path)
-from regctl.hashing import sha256_file  # noqa: E402
 
+from regctl.hashing import sha256_file  # noqa: E402
 from tests.factories import make_project  # noqa: E402
 from tests.live import BIN, LiveRegistry  # noqa: E402
 

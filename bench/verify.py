@@ -12,9 +12,9 @@ import tempfile
 from pathlib import Path
 
 from common import ROOT, best_of, report  # noqa: E402  (puts the project on sys.path)
+
 from regctl.hashing import sha256_file  # noqa: E402
 from regctl.sandbox import Runner  # noqa: E402
-
 from tests.live import BIN, LiveRegistry  # noqa: E402
 
 

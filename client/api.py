@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import requests
 import urllib3
+
 from regctl.errors import ConnectionFailed, ServerError, UsageError, from_server
 from reproreg_schemas.api import MAX_DIGESTS_PER_QUERY
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from regctl import config
 from regctl.api import ApiClient
 from regctl.errors import UsageError

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 from marshmallow import ValidationError
+
 from regctl.errors import InvalidProjectError
 from reproreg_schemas.bounded_yaml import load_bounded_yaml, to_json_data
 from reproreg_schemas.errors import flatten_messages

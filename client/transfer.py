@@ -8,6 +8,7 @@ import secrets
 from pathlib import Path
 
 import requests
+
 from regctl.api import ApiClient, Backoff
 from regctl.cache import BlobCache
 from regctl.errors import ConnectionFailed, IntegrityError, UploadOffsetMismatch

@@ -23,6 +23,7 @@ def pending(database_url: str) -> bool:
     """Whether the database is behind the newest migration (or has no schema at all)."""
     from alembic.migration import MigrationContext
     from alembic.script import ScriptDirectory
+
     from reproreg.db import make_engine
 
     heads = set(ScriptDirectory.from_config(alembic_config(database_url)).get_heads())

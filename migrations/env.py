@@ -1,4 +1,5 @@
 from alembic import context
+
 from reproreg.db import make_engine
 from reproreg.models import Base
 

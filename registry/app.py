@@ -5,6 +5,10 @@ import logging
 
 from flask import Flask, jsonify, request
 from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.routing import BaseConverter
+from werkzeug.serving import WSGIRequestHandler
+
 from reproreg import request_scope
 from reproreg.config import Settings
 from reproreg.context import RegistryContext
@@ -13,9 +17,6 @@ from reproreg.errors import RegistryError
 from reproreg.jobs import create_dispatcher
 from reproreg.storage import create_blob_store
 from reproreg_schemas.errors import flatten_messages
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
-from werkzeug.routing import BaseConverter
-from werkzeug.serving import WSGIRequestHandler
 
 log = logging.getLogger(__name__)
 

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import click
+
 from reproreg.config import ConfigError, Settings
 from reproreg.errors import RegistryError
 from reproreg.jobs import EmbeddedExecutor
@@ -64,9 +65,10 @@ def serve(host: str, port: int, demo: bool):
     """Serve the registry (development server; use gunicorn in production).
 
     With REGISTRY_JOBS=inprocess (the default) verification jobs run in a thread of this process."""
+    from werkzeug.serving import run_simple
+
     from reproreg.app import ApiErrorRequestHandler, create_app
     from reproreg_migrations import pending
-    from werkzeug.serving import run_simple
 
     settings = _settings()
     if pending(settings.database_url):
@@ -83,9 +85,10 @@ def serve(host: str, port: int, demo: bool):
 def _embedded_executor(settings: Settings, url: str) -> EmbeddedExecutor:
     """The reference worker's embedded executor, acting as the worker account 'reference' with a token made for
     this run; it keeps its key and cache in the ``worker`` folder beside the blobs."""
+    from sqlalchemy import select
+
     from reproreg.models import User
     from reproreg.services.auth import create_token, create_user, revoke_tokens_described
-    from sqlalchemy import select
 
     create_executor = _worker("embedded")
     with _sessions(settings) as sessions, unit_of_work(sessions) as session:
@@ -199,9 +202,10 @@ def storage_fsck(dry_run: bool, as_json: bool):
     """
     import json
 
+    from sqlalchemy.exc import SQLAlchemyError
+
     from reproreg.app import create_app
     from reproreg.services.integrity import fsck
-    from sqlalchemy.exc import SQLAlchemyError
 
     app = create_app(_settings())
     ctx = app.extensions["registry"]
@@ -293,9 +297,10 @@ def demo(name: str, url: str):
 
 
 def _demo_user(settings: Settings, name: str, url: str) -> str:
+    from sqlalchemy import select
+
     from reproreg.models import User
     from reproreg.services.auth import create_token, create_user
-    from sqlalchemy import select
 
     with _sessions(settings) as sessions, unit_of_work(sessions) as session:
         user = session.scalar(select(User).where(User.name == name)) or _run(lambda: create_user(session, name))

@@ -5,12 +5,13 @@ a framework's globals to find it."""
 
 from dataclasses import dataclass, field
 
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
 from reproreg.config import Settings
 from reproreg.jobs import Dispatcher
 from reproreg.services.hash_states import HashStates
 from reproreg.storage.base import BlobStore
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
 
 @dataclass

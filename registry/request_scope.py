@@ -5,9 +5,10 @@ request that may write, rolled back otherwise (see ``reproreg.unit_of_work``). G
 """
 
 from flask import Flask, current_app, g, request
+from sqlalchemy.orm import Session
+
 from reproreg import unit_of_work
 from reproreg.context import RegistryContext
-from sqlalchemy.orm import Session
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 

@@ -10,10 +10,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-from reproreg.errors import RegistryError
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+from reproreg.errors import RegistryError
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

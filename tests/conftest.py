@@ -7,6 +7,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
 from reproreg.app import create_app
 from reproreg.config import Settings
 from reproreg.db import make_engine
@@ -14,8 +17,6 @@ from reproreg.models import Base
 from reproreg.services.auth import create_token, create_user
 from reproreg.unit_of_work import unit_of_work
 from reproreg_migrations import upgrade
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 POSTGRES_ADMIN_URL = os.environ.get("REGISTRY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = ["sqlite", "postgresql"]

@@ -4,6 +4,7 @@ import random
 from pathlib import Path
 
 import yaml
+
 from reproreg_schemas.checklist import ITEMS
 
 

@@ -6,10 +6,10 @@ import subprocess
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from reproreg.db import make_engine
-from reproreg.models import Base
 from sqlalchemy import inspect
 
+from reproreg.db import make_engine
+from reproreg.models import Base
 from tests.live import BIN
 
 

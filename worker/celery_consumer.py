@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from celery import Celery
+
 from regctl.environment import cpu_model
 from reproreg_schemas.jobs import VERIFY_TASK, message_options, queue_name
 from reproreg_worker.environment import evaluation_environment

@@ -6,9 +6,10 @@ Create Date: 2026-11-27 22:51:45.812973
 """
 from collections.abc import Sequence
 
-import reproreg.models.base
 import sqlalchemy as sa
 from alembic import op
+
+import reproreg.models.base
 
 revision: str = '0001'
 down_revision: str | None = None

@@ -6,9 +6,10 @@ Create Date: 2026-11-27 23:25:55.603455
 """
 from collections.abc import Sequence
 
-import reproreg.models.base
 import sqlalchemy as sa
 from alembic import op
+
+import reproreg.models.base
 
 revision: str = '0003'
 down_revision: str | None = '0002'

@@ -6,9 +6,10 @@ Create Date: 2026-11-27 23:45:32.062301
 """
 from collections.abc import Sequence
 
-import reproreg.models.base  # noqa: F401  (custom column types)
 import sqlalchemy as sa
 from alembic import op
+
+import reproreg.models.base  # noqa: F401  (custom column types)
 
 revision: str = '0005'
 down_revision: str | None = '0004'

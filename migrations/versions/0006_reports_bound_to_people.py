@@ -11,9 +11,10 @@ Create Date: 2026-11-28 03:24:58.620064
 """
 from collections.abc import Sequence
 
-import reproreg.models.base  # noqa: F401  (custom column types)
 import sqlalchemy as sa
 from alembic import op
+
+import reproreg.models.base  # noqa: F401  (custom column types)
 
 revision: str = '0006'
 down_revision: str | None = '0005'

@@ -5,6 +5,7 @@ import math
 
 from flask import Flask, g, request
 from flask_smorest import Api
+
 from reproreg.errors import RegistryError
 from reproreg.request_scope import current_registry, db_session
 from reproreg.services.auth import authenticate, record_use, use_is_stale

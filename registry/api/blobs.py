@@ -3,6 +3,7 @@
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+
 from reproreg.api import current_user
 from reproreg.errors import RegistryError
 from reproreg.request_scope import current_registry, db_session

@@ -2,6 +2,7 @@
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
+
 from reproreg.api import current_user
 from reproreg.request_scope import current_registry, db_session
 from reproreg.services import jobs

@@ -1,5 +1,6 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
+
 from reproreg.api import current_user
 from reproreg.errors import RegistryError
 from reproreg.models import Namespace

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
+
 from reproreg.api import current_user
 from reproreg.errors import RegistryError
 from reproreg.models import SigningKey

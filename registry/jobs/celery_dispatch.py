@@ -3,6 +3,7 @@ consume, with the settings that make a delivery survive crashes (see ``reproreg_
 task name, the queues and the time limits are the contract in ``reproreg_schemas.jobs``."""
 
 from celery import Celery
+
 from reproreg_schemas.jobs import VERIFY_TASK, message_options
 
 

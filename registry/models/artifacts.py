@@ -1,9 +1,10 @@
 from datetime import datetime
 
-from reproreg.models.base import Base, TimestampMixin, UTCDateTime
-from reproreg.models.users import Namespace, User
 from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from reproreg.models.base import Base, TimestampMixin, UTCDateTime
+from reproreg.models.users import Namespace, User
 
 
 class Blob(TimestampMixin, Base):

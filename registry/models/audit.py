@@ -1,6 +1,7 @@
-from reproreg.models.base import Base, TimestampMixin
 from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
+
+from reproreg.models.base import Base, TimestampMixin
 
 
 class AuditEvent(TimestampMixin, Base):

@@ -1,11 +1,11 @@
 from datetime import datetime
 
-from reproreg.models.artifacts import Version
-from reproreg.models.base import Base, TimestampMixin, UTCDateTime
-from reproreg.models.users import User
 from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from reproreg.models.artifacts import Version
+from reproreg.models.base import Base, TimestampMixin, UTCDateTime
+from reproreg.models.users import User
 
 #: how many leases a job gets before it fails (a worker that dies mid-job loses its lease; the job runs again)
 DEFAULT_MAX_ATTEMPTS = 3

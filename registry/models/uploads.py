@@ -1,8 +1,9 @@
 from datetime import datetime
 
-from reproreg.models.base import Base, TimestampMixin, UTCDateTime
 from sqlalchemy import BigInteger, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
+
+from reproreg.models.base import Base, TimestampMixin, UTCDateTime
 
 
 class UploadSession(TimestampMixin, Base):

@@ -1,8 +1,9 @@
 from datetime import datetime
 
-from reproreg.models.base import Base, TimestampMixin, UTCDateTime
 from sqlalchemy import Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from reproreg.models.base import Base, TimestampMixin, UTCDateTime
 
 
 class User(TimestampMixin, Base):

@@ -1,9 +1,12 @@
-from reproreg.models.base import Base, TimestampMixin
-from reproreg.models.users import User
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-VENUE_ROLES = ("chair", "reviewer")
+from reproreg.models.base import Base, TimestampMixin
+from reproreg.models.users import User
+from reproreg_schemas.vocabulary import VenueRole, values
+
+#: the role strings, as reproreg.services.venues imports them (VenueRole is their home)
+VENUE_ROLES = tuple(values(VenueRole))
 
 
 class Venue(TimestampMixin, Base):
@@ -26,6 +29,7 @@ class VenueMember(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     venue_id: Mapped[int] = mapped_column(ForeignKey("venues.id"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    #: a VenueRole
     role: Mapped[str] = mapped_column(String(16))
 
     venue: Mapped[Venue] = relationship(back_populates="members")

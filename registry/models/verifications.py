@@ -1,10 +1,11 @@
 from datetime import datetime
 
+from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
 from reproreg.models.artifacts import Version
 from reproreg.models.base import Base, TimestampMixin, UTCDateTime
 from reproreg.models.users import User
-from sqlalchemy import JSON, ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 
 class SigningKey(TimestampMixin, Base):

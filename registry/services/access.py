@@ -1,9 +1,10 @@
 """Who may see and change what. Visibility is consulted here and nowhere else."""
 
-from reproreg.errors import RegistryError
-from reproreg.models import Artifact, Namespace, User
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+
+from reproreg.errors import RegistryError
+from reproreg.models import Artifact, Namespace, User
 
 PUBLIC_VISIBILITIES = ("public",)
 

@@ -1,5 +1,6 @@
-from reproreg.models import AuditEvent, User
 from sqlalchemy.orm import Session
+
+from reproreg.models import AuditEvent, User
 
 
 def record(session: Session, actor: User | None, action: str, subject: str, **details) -> AuditEvent:

@@ -5,14 +5,15 @@ import hashlib
 import re
 import secrets
 
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
 from reproreg.errors import RegistryError
 from reproreg.models import ApiToken, Namespace, User
 from reproreg.models.base import utcnow
 from reproreg.services import audit
 from reproreg_schemas.names import NAMESPACE_RE
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 TOKEN_PREFIX = "rrt_"
 TOKEN_RE = re.compile(r"^rrt_[A-Za-z0-9_-]{43}$")

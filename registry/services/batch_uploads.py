@@ -14,6 +14,9 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from reproreg.context import RegistryContext
 from reproreg.db import insert_missing
 from reproreg.errors import RegistryError
@@ -23,8 +26,6 @@ from reproreg.services.integrity import record_repair
 from reproreg.services.uploads import _store_blob, stored_fingerprint
 from reproreg_schemas.api import BATCH_MAX_BLOB_BYTES, BATCH_MAX_BLOBS
 from reproreg_schemas.digests import format_digest
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 FRAME_HEADER_RE = re.compile(rb"^(sha256:[0-9a-f]{64}) (0|[1-9][0-9]{0,15})\n$")
 MAX_HEADER_BYTES = 96

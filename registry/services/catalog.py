@@ -1,6 +1,9 @@
 """Finding entries: search by name, title, venue, metric and badge state; the most recent versions; a venue's
 entries, filtered by badge state and exported."""
 
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
 from reproreg.context import RegistryContext
 from reproreg.errors import RegistryError
 from reproreg.models import Artifact, Claim, Namespace, User, Version
@@ -8,8 +11,6 @@ from reproreg.services.access import readable_artifact_filter
 from reproreg.services.badges import badge_states
 from reproreg.services.versions import latest_version
 from reproreg_schemas.names import semver_key
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
 
 PAGE_SIZE = 50
 

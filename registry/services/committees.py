@@ -4,9 +4,10 @@ Built on the models alone, so that the badge rules, verifications, jobs and venu
 importing one another in a circle (venues lists badge states, badges read verifications, verifications
 attach to jobs)."""
 
-from reproreg.models import User, Venue, VenueMember
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+
+from reproreg.models import User, Venue, VenueMember
 
 
 def role_in(session: Session, user: User | None, slug: str | None) -> str | None:

@@ -9,13 +9,14 @@ holds it any more, so the missing-blob query asks for it again: the next upload 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from reproreg.context import RegistryContext
 from reproreg.models import AuditEvent, Blob, User
 from reproreg.services import audit
 from reproreg.storage import BlobStore
 from reproreg_schemas.digests import PipelinedHasher, format_digest
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 QUARANTINE = "blob.quarantine"
 REPAIR = "blob.repair"

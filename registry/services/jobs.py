@@ -9,6 +9,9 @@ it; every lease has a fresh token, and only the current token can record the job
 import secrets
 from datetime import timedelta
 
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
 from reproreg.errors import RegistryError
 from reproreg.models import User, VerificationJob, Version
 from reproreg.models.base import utcnow
@@ -17,8 +20,6 @@ from reproreg.services.access import owns_namespace, readable_artifact
 from reproreg.services.committees import role_in
 from reproreg.services.versions import resolve_version
 from reproreg_schemas.verdicts import runs_for
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
 
 LOG_LIMIT = 64 * 1024
 

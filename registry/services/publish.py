@@ -2,6 +2,9 @@
 
 import yaml
 from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from reproreg.context import RegistryContext
 from reproreg.errors import RegistryError
 from reproreg.models import (
@@ -22,8 +25,6 @@ from reproreg_schemas.bounded_yaml import YamlTooLarge, load_bounded_yaml, to_js
 from reproreg_schemas.checklist import mechanical_warnings
 from reproreg_schemas.errors import flatten_messages
 from reproreg_schemas.manifest import canonical_manifest, manifest_bytes, manifest_digest
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 
 def publish(ctx: RegistryContext, session: Session, user: User | None, full_name: str, version: str,

@@ -10,6 +10,9 @@ import secrets
 from collections.abc import Iterable
 from datetime import timedelta
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from reproreg.context import RegistryContext
 from reproreg.db import insert_missing
 from reproreg.errors import RegistryError
@@ -19,8 +22,6 @@ from reproreg.services.access import readable_artifact_filter
 from reproreg.services.integrity import quarantined_digests, record_repair, stored_copy_is_sound
 from reproreg.storage import OffsetMismatch
 from reproreg_schemas.digests import FINGERPRINT_EDGE, PipelinedHasher, fingerprint, format_digest
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 #: digests per SQL query (an IN list) where a request names many: well below the bound-parameter limits of SQLite
 #: and PostgreSQL (65535), whatever the request size

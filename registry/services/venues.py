@@ -2,15 +2,16 @@
 
 import re
 
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
 from reproreg.errors import RegistryError
 from reproreg.models import User, Venue, VenueMember
 from reproreg.models.venues import VENUE_ROLES
 from reproreg.services import audit
 from reproreg.services.auth import get_user
 from reproreg.services.committees import role_in
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 VENUE_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 

@@ -14,6 +14,10 @@ from datetime import timedelta
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from marshmallow import ValidationError
+from sqlalchemy import delete, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
 from reproreg.errors import RegistryError
 from reproreg.models import KeyChallenge, SigningKey, User, Verification, Version
 from reproreg.models.base import utcnow
@@ -34,9 +38,6 @@ from reproreg_schemas.verification import (
     parse_signed_at,
     report_bytes,
 )
-from sqlalchemy import delete, or_, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 SIGNATURE_VALID = "valid"
 SIGNATURE_KEY_REVOKED = "valid, key since revoked"

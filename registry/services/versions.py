@@ -2,11 +2,12 @@
 
 import json
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from reproreg.errors import RegistryError
 from reproreg.models import Artifact, Version, VersionFile
 from reproreg_schemas.names import DIGEST_RE, semver_key
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 
 def versions_of(session: Session, artifact: Artifact) -> list[Version]:

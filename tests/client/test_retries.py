@@ -6,6 +6,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
 from regctl.api import ApiClient, Backoff, OutageOutlasted
 from regctl.errors import ConnectionFailed
 from regctl.transfer import BlobBatchBody, _download, upload_blob_batch

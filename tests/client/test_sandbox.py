@@ -2,6 +2,7 @@ import shlex
 from pathlib import Path
 
 import pytest
+
 from regctl.environment import gpu_device_nodes
 from regctl.errors import EXIT_EVALUATION_FAILED
 from regctl.sandbox import (

@@ -8,8 +8,8 @@ from urllib.parse import urlparse
 
 import pytest
 import requests
-from regctl.hashing import file_fingerprint
 
+from regctl.hashing import file_fingerprint
 from tests.factories import author_file, make_project, write_author_file, write_file
 from tests.live import logged_requests, stored_blobs
 

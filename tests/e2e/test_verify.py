@@ -178,6 +178,7 @@ def test_without_a_sandbox_verify_refuses_unless_told(author, reviewer):
 
 def _signed_submission(reviewer, report: dict) -> dict:
     from cryptography.hazmat.primitives import serialization
+
     from regctl.keys import bind_to_signer
     from reproreg_schemas.verification import report_bytes
 

@@ -3,9 +3,9 @@
 import json
 
 import pytest
+
 from reproreg.services.auth import TOKEN_PREFIX
 from reproreg.unit_of_work import unit_of_work
-
 from tests.registry.helpers import FILES, manifest_for, publish, upload
 
 

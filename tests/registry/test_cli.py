@@ -6,10 +6,10 @@ from types import SimpleNamespace
 
 import click
 import pytest
-from reproreg import cli
-from reproreg.models import ApiToken, AuditEvent, Namespace, User
 from sqlalchemy import func, select
 
+from reproreg import cli
+from reproreg.models import ApiToken, AuditEvent, Namespace, User
 from tests.live import BIN
 
 

@@ -3,8 +3,8 @@
 import time
 
 import pytest
-from reproreg.unit_of_work import unit_of_work
 
+from reproreg.unit_of_work import unit_of_work
 from tests.registry.helpers import FILES, publish
 
 

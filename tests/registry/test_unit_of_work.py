@@ -4,13 +4,13 @@ write, and a job is handed to a worker only once it is committed."""
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event, func, select, update
+
 from reproreg.errors import RegistryError
 from reproreg.models import AuditEvent, User, VerificationJob
 from reproreg.models.base import utcnow
 from reproreg.services.auth import create_token, create_user
 from reproreg.unit_of_work import after_commit, read_only, unit_of_work
-from sqlalchemy import event, func, select, update
-
 from tests.registry.helpers import FILES, publish
 
 

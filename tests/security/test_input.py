@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from regctl.errors import InvalidProjectError
 from regctl.project import load_project
-
 from tests.factories import author_file, make_project, write_author_file
 from tests.registry.helpers import FILES, manifest_for, publish, upload
 

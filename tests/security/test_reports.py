@@ -16,14 +16,14 @@ import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import update
+
 from reproreg.models import KeyChallenge
 from reproreg.services.auth import create_token, create_user
 from reproreg.services.venues import create_venue
 from reproreg.unit_of_work import unit_of_work
 from reproreg_schemas.verdicts import judge, outcome
 from reproreg_schemas.verification import REPORT_VERSION, key_challenge_bytes, report_bytes
-from sqlalchemy import update
-
 from tests.e2e.conftest import live, regctl_as  # noqa: F401  (a registry process on each backend, regctl as a user)
 from tests.factories import author_file
 from tests.registry.helpers import FILES, digest_of, manifest_for, publish

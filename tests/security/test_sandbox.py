@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from regctl.sandbox import Runner
 
+from regctl.sandbox import Runner
 from tests.factories import METRIC_SCRIPT, author_file, make_eval_project, write_author_file, write_file
 from tests.live import BIN, LiveRegistry, Regctl
 

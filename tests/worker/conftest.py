@@ -4,12 +4,12 @@ import shutil
 import threading
 
 import pytest
+from werkzeug.serving import make_server
+
 from regctl.api import ApiClient
 from regctl.commands import push
 from reproreg.services.auth import create_token, create_user
 from reproreg.unit_of_work import unit_of_work
-from werkzeug.serving import make_server
-
 from tests.factories import METRIC_SCRIPT, make_eval_project
 
 #: an evaluation that shows, in its output, the environment it was started with
