@@ -1,8 +1,10 @@
 """Request and response bodies of the JSON API under /api/v1."""
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
+
 from reproreg_schemas.manifest import ReleaseSchema
 from reproreg_schemas.names import validate_digest
+from reproreg_schemas.vocabulary import Visibility, values
 
 #: digests (or fingerprints) per missing-blob or probe request; clients ask in batches of at most this many
 MAX_DIGESTS_PER_QUERY = 10000
@@ -65,7 +67,7 @@ class UploadStateSchema(Schema):
 
 class PublishRequestSchema(Schema):
     manifest = fields.Dict(required=True)
-    release = fields.Nested(ReleaseSchema, load_default=lambda: {"visibility": "public"})
+    release = fields.Nested(ReleaseSchema, load_default=lambda: {"visibility": Visibility.PUBLIC.value})
 
     @validates("manifest")
     def _bounded_file_count(self, manifest, **kwargs):
@@ -89,7 +91,7 @@ class VersionSummarySchema(Schema):
 
 class VersionSchema(VersionSummarySchema):
     name = fields.String()
-    visibility = fields.String()
+    visibility = fields.String(validate=validate.OneOf(values(Visibility)))
     published_by = fields.String()
     url = fields.String()
     manifest = fields.Dict()
@@ -100,7 +102,7 @@ class VersionSchema(VersionSummarySchema):
 
 class ArtifactSchema(Schema):
     name = fields.String()
-    visibility = fields.String()
+    visibility = fields.String(validate=validate.OneOf(values(Visibility)))
     created_at = fields.DateTime()
     latest = fields.String(allow_none=True)
     versions = fields.List(fields.Nested(VersionSummarySchema))

@@ -3,7 +3,9 @@
 import string
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
+
 from reproreg_schemas.names import validate_one_line
+from reproreg_schemas.vocabulary import Accelerator, values
 
 PLACEHOLDERS = ("files", "metrics", "seed")
 REQUIRED_PLACEHOLDERS = ("files", "metrics")
@@ -20,7 +22,7 @@ def command_placeholders(command: str) -> set[str]:
 class EvaluationSpecSchema(Schema):
     #: shown to the verifier before it runs: no control or bidirectional characters can hide a part of it
     command = fields.String(required=True, validate=[validate.Length(min=1, max=4000), validate_one_line])
-    accelerator = fields.String(load_default="cpu", validate=validate.OneOf(["cpu", "gpu"]))
+    accelerator = fields.String(load_default=Accelerator.CPU.value, validate=validate.OneOf(values(Accelerator)))
     timeout_s = fields.Integer(load_default=3600, strict=True, validate=validate.Range(min=1, max=MAX_TIMEOUT_S))
     memory_mb = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=16))
 

@@ -9,6 +9,7 @@ import hashlib
 
 import rfc8785
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
 from reproreg_schemas.checklist import ChecklistField
 from reproreg_schemas.claims import ClaimSchema, FiniteFloat, validate_unique_claims
 from reproreg_schemas.evaluation import EvaluationSpecSchema
@@ -20,11 +21,11 @@ from reproreg_schemas.names import (
     validate_nested_text,
     validate_one_line,
     validate_semver,
+    validate_venue_slug,
 )
+from reproreg_schemas.vocabulary import Visibility, values
 
 MANIFEST_VERSION = 1
-VISIBILITIES = ("private", "public")
-VENUE_RE = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
 
 class RelativePath(fields.String):
@@ -35,8 +36,7 @@ class RelativePath(fields.String):
 class PaperSchema(Schema):
     title = fields.String(required=True, validate=[validate.Length(min=1, max=500), validate_one_line])
     url = fields.Url(load_default=None, allow_none=True, schemes={"http", "https"})
-    venue = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(
-        VENUE_RE, error="venue must be a short slug such as neurips-2026"))
+    venue = fields.String(load_default=None, allow_none=True, validate=validate_venue_slug)
     authors = fields.List(fields.String(validate=[validate.Length(min=1, max=200), validate_one_line]),
                           load_default=list)
 
@@ -66,8 +66,8 @@ class EthicsSchema(Schema):
 
 
 class ReleaseSchema(Schema):
-    visibility = fields.String(load_default="public", validate=validate.OneOf(
-        VISIBILITIES, error="visibility must be private or public"))
+    visibility = fields.String(load_default=Visibility.PUBLIC.value, validate=validate.OneOf(
+        values(Visibility), error="visibility must be one of {choices}"))
 
 
 class _VersionMetadataSchema(Schema):
@@ -96,7 +96,7 @@ class AuthorFileSchema(_VersionMetadataSchema):
 
     files = fields.List(fields.String(validate=[validate.Length(min=1, max=1024), validate_one_line]), required=True,
                         validate=validate.Length(min=1, error="list at least one file or glob"))
-    release = fields.Nested(ReleaseSchema, load_default=lambda: {"visibility": "public"})
+    release = fields.Nested(ReleaseSchema, load_default=lambda: {"visibility": Visibility.PUBLIC.value})
 
 
 class FileEntrySchema(Schema):

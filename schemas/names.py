@@ -9,6 +9,8 @@ from marshmallow import ValidationError
 NAMESPACE_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 ARTIFACT_RE = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,98}[a-z0-9])?$")
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+#: a venue (conference or journal) as versions name it in ``paper.venue``, e.g. neurips-2026
+VENUE_SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 # semver.org 2.0.0, the official regular expression
 SEMVER_RE = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
@@ -97,6 +99,9 @@ def validate_full_name(value: str) -> None:
 validate_semver = _PatternValidator(SEMVER_RE, lambda value: f"{value!r} is not a semantic version such as 1.0.0 "
                                                            "or 2.1.0-rc.1")
 validate_digest = _PatternValidator(DIGEST_RE, "must be 'sha256:' followed by 64 lowercase hex digits")
+validate_venue_slug = _PatternValidator(VENUE_SLUG_RE, lambda value: f"venue {value!r} must be a short slug such as "
+                                                                     "neurips-2026 (lowercase letters, digits and "
+                                                                     "'-', at most 63)")
 
 
 def semver_key(value: str) -> tuple:

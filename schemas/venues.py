@@ -2,10 +2,12 @@
 
 from marshmallow import Schema, fields, validate
 
+from reproreg_schemas.vocabulary import VenueRole, values
+
 
 class MemberSchema(Schema):
     user = fields.String(required=True)
-    role = fields.String(load_default="reviewer", validate=validate.OneOf(["chair", "reviewer"]))
+    role = fields.String(load_default=VenueRole.REVIEWER.value, validate=validate.OneOf(values(VenueRole)))
 
 
 class VenueSchema(Schema):

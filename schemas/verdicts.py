@@ -13,7 +13,7 @@ Rules, named in every verdict:
 import math
 import statistics
 
-HELD, FAILED, MISSING = "held", "failed", "missing"
+from reproreg_schemas.vocabulary import Outcome, Verdict
 
 
 def _bound_text(value: float) -> str:
@@ -26,7 +26,7 @@ def judge_claim(claim: dict, measurements: list[float]) -> dict:
     result = {"metric": claim["metric"], "dataset": claim["dataset"], "claimed": claim["value"],
               "tolerance": claim["tolerance"], "runs": len(measurements), "measured": None, "measured_std": None}
     if not measurements:
-        return {**result, "verdict": MISSING, "rule": "the metric is absent from the evaluation's output"}
+        return {**result, "verdict": Verdict.MISSING.value, "rule": "the metric is absent from the evaluation's output"}
     measured = statistics.fmean(measurements)
     result["measured"] = measured
     over_runs = len(measurements) > 1
@@ -36,7 +36,7 @@ def judge_claim(claim: dict, measurements: list[float]) -> dict:
     if kind in ("min", "max"):
         held = measured >= bound if kind == "min" else measured <= bound
         rule = f"{subject} {'>=' if kind == 'min' else '<='} {_bound_text(bound)}"
-        return {**result, "verdict": HELD if held else FAILED, "rule": rule}
+        return {**result, "verdict": (Verdict.HELD if held else Verdict.FAILED).value, "rule": rule}
     allowed = bound if kind == "abs" else bound * abs(claim["value"])
     rule = f"|{subject} - claimed| <= {_bound_text(allowed)} ({kind} {_bound_text(bound)})"
     if over_runs and claim.get("std") is not None:
@@ -46,7 +46,7 @@ def judge_claim(claim: dict, measurements: list[float]) -> dict:
             rule = (f"|{subject} - claimed| <= {_bound_text(allowed)} (2·std·√(2/n), std {_bound_text(claim['std'])}, "
                     f"n {len(measurements)})")
     held = abs(measured - claim["value"]) <= allowed * (1 + 1e-12)
-    return {**result, "verdict": HELD if held else FAILED, "rule": rule}
+    return {**result, "verdict": (Verdict.HELD if held else Verdict.FAILED).value, "rule": rule}
 
 
 def runs_for(claims: list[dict], command: str) -> int:
@@ -75,6 +75,8 @@ def _is_number(value) -> bool:
 
 
 def outcome(verdicts: list[dict]) -> str:
-    if any(v["verdict"] == MISSING for v in verdicts):
-        return "evaluation_failed"
-    return "claim_failed" if any(v["verdict"] == FAILED for v in verdicts) else "reproduced"
+    """The verification's :class:`Outcome`, as its string."""
+    if any(v["verdict"] == Verdict.MISSING for v in verdicts):
+        return Outcome.EVALUATION_FAILED.value
+    failed = any(v["verdict"] == Verdict.FAILED for v in verdicts)
+    return (Outcome.CLAIM_FAILED if failed else Outcome.REPRODUCED).value

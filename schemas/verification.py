@@ -11,14 +11,14 @@ from datetime import datetime, timedelta
 
 import rfc8785
 from marshmallow import Schema, ValidationError, fields, validate
+
 from reproreg_schemas.names import validate_digest, validate_full_name, validate_one_line
+from reproreg_schemas.vocabulary import TRUSTED_ROLES as TRUSTED_ROLES  # re-exported: reproreg.services use it
+from reproreg_schemas.vocabulary import ChecklistState, Outcome, ReproducedState, Verdict, VerifierRole, values
 
 REPORT_VERSION = 2
-OUTCOMES = ("reproduced", "claim_failed", "evaluation_failed")
-VERDICTS = ("held", "failed", "missing")
-#: who recorded a verification; only the trusted roles earn badges (see registry.services.badges)
-ROLES = ("author", "reference-worker", "chair", "reviewer", "community")
-TRUSTED_ROLES = ("reference-worker", "chair", "reviewer")
+#: the outcome strings, as reproreg.services.badges imports them (Outcome is their home)
+OUTCOMES = tuple(values(Outcome))
 #: a nonce is at least 128 random bits, written as lower-case hex
 NONCE = re.compile(r"^[0-9a-f]{32,64}$")
 #: what a key signs to prove it is held: never canonical JSON (which starts with "{"), so a challenge signature
@@ -59,7 +59,7 @@ class ClaimVerdictSchema(Schema):
     measured_std = fields.Float(allow_none=True, load_default=None)
     runs = fields.Integer(required=True)
     rule = fields.String(required=True)
-    verdict = fields.String(required=True, validate=validate.OneOf(VERDICTS))
+    verdict = fields.String(required=True, validate=validate.OneOf(values(Verdict)))
 
 
 class ReportSchema(Schema):
@@ -78,7 +78,7 @@ class ReportSchema(Schema):
     environment = fields.Dict(required=True)
     runs = fields.List(fields.Nested(RunSchema), required=True)
     claims = fields.List(fields.Nested(ClaimVerdictSchema), required=True)
-    outcome = fields.String(required=True, validate=validate.OneOf(OUTCOMES))
+    outcome = fields.String(required=True, validate=validate.OneOf(values(Outcome)))
     failure = fields.String(allow_none=True, load_default=None)
     job = fields.String(allow_none=True, load_default=None)
 
@@ -98,10 +98,11 @@ class VerificationSchema(Schema):
     version = fields.String()
     digest = fields.String()
     verifier = fields.String()
-    role = fields.String(metadata={"description": "author, reference-worker, chair, reviewer or community"})
+    role = fields.String(validate=validate.OneOf(values(VerifierRole)),
+                         metadata={"description": "who recorded it: " + ", ".join(values(VerifierRole))})
     trusted = fields.Boolean(metadata={"description": "whether it counts toward badges (reference workers and "
                                                      "the venue's committee)"})
-    outcome = fields.String()
+    outcome = fields.String(validate=validate.OneOf(values(Outcome)))
     failure = fields.String(allow_none=True)
     hardware = fields.String()
     accelerator_used = fields.String()
@@ -121,9 +122,9 @@ class BadgeStatesSchema(Schema):
     available = fields.Boolean()
     functional = fields.Boolean()
     reproduced = fields.Boolean()
-    reproduced_state = fields.String()
+    reproduced_state = fields.String(validate=validate.OneOf(values(ReproducedState)))
     checklist = fields.Boolean()
-    checklist_state = fields.String()
+    checklist_state = fields.String(validate=validate.OneOf(values(ChecklistState)))
     verifications = fields.Dict()
     community = fields.Dict(metadata={"description": "reports by anyone outside the committee and the reference "
                                                      "workers: their count and outcomes; they never earn a badge"})

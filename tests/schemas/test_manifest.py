@@ -1,10 +1,10 @@
 import pytest
 from marshmallow import ValidationError
+
 from reproreg_schemas.checklist import ITEMS, mechanical_warnings
 from reproreg_schemas.errors import flatten_messages
 from reproreg_schemas.manifest import AuthorFileSchema, canonical_manifest, manifest_bytes, manifest_digest
 from reproreg_schemas.names import normalise_relative_path, semver_key
-
 from tests.factories import author_file, full_checklist
 from tests.registry.helpers import FILES, manifest_for
 
@@ -117,6 +117,17 @@ def test_mechanical_checks_flag_yes_answers_the_files_contradict():
     assert mechanical_warnings(full_checklist("no"), ["notes.md"], None) == []
     assert mechanical_warnings(checklist, ["src/eval.py", "pyproject.toml", "m.onnx"],
                                "python {files}/src/eval.py --out={metrics}") == []
+
+
+@pytest.mark.parametrize("slug, valid", [("neurips-2026", True), ("a", True), ("icml-" + "x" * 58, True),
+                                         ("icml-" + "x" * 59, False), ("-icml", False), ("ICML", False),
+                                         ("neurips-2026\n", False), ("", False)])
+def test_a_venue_is_a_short_slug(slug, valid):
+    document = author_file(paper={"title": "T", "venue": slug})
+    if valid:
+        assert AuthorFileSchema().load(document)["paper"]["venue"] == slug
+    else:
+        assert "paper.venue" in problems(document)
 
 
 def test_semver_ordering_follows_precedence():

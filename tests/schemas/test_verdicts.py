@@ -1,5 +1,7 @@
 import pytest
-from reproreg_schemas.verdicts import FAILED, HELD, MISSING, judge, judge_claim, outcome, runs_for
+
+from reproreg_schemas.verdicts import judge, judge_claim, outcome, runs_for
+from reproreg_schemas.vocabulary import Verdict
 
 
 def claim(tolerance, value=0.9, **extra):
@@ -7,17 +9,17 @@ def claim(tolerance, value=0.9, **extra):
 
 
 @pytest.mark.parametrize("tolerance, measured, verdict", [
-    ({"abs": 0.01}, 0.905, HELD),
-    ({"abs": 0.01}, 0.91, HELD),           # the bound itself holds
-    ({"abs": 0.01}, 0.8899, FAILED),
-    ({"abs": 0.01}, 0.92, FAILED),
-    ({"rel": 0.02}, 0.9179, HELD),         # 2 % of 0.9 = 0.018
-    ({"rel": 0.02}, 0.8810, FAILED),
-    ({"min": 0.85}, 0.85, HELD),
-    ({"min": 0.85}, 0.99, HELD),
-    ({"min": 0.85}, 0.8499, FAILED),
-    ({"max": 0.3}, 0.29, HELD),
-    ({"max": 0.3}, 0.31, FAILED),
+    ({"abs": 0.01}, 0.905, Verdict.HELD),
+    ({"abs": 0.01}, 0.91, Verdict.HELD),           # the bound itself holds
+    ({"abs": 0.01}, 0.8899, Verdict.FAILED),
+    ({"abs": 0.01}, 0.92, Verdict.FAILED),
+    ({"rel": 0.02}, 0.9179, Verdict.HELD),         # 2 % of 0.9 = 0.018
+    ({"rel": 0.02}, 0.8810, Verdict.FAILED),
+    ({"min": 0.85}, 0.85, Verdict.HELD),
+    ({"min": 0.85}, 0.99, Verdict.HELD),
+    ({"min": 0.85}, 0.8499, Verdict.FAILED),
+    ({"max": 0.3}, 0.29, Verdict.HELD),
+    ({"max": 0.3}, 0.31, Verdict.FAILED),
 ])
 def test_single_run_rules(tolerance, measured, verdict):
     result = judge_claim(claim(tolerance), [measured])
@@ -26,43 +28,43 @@ def test_single_run_rules(tolerance, measured, verdict):
 
 
 def test_relative_tolerance_uses_the_magnitude_of_negative_claims():
-    assert judge_claim(claim({"rel": 0.1}, value=-2.0), [-2.15])["verdict"] == HELD
-    assert judge_claim(claim({"rel": 0.1}, value=-2.0), [-2.25])["verdict"] == FAILED
+    assert judge_claim(claim({"rel": 0.1}, value=-2.0), [-2.15])["verdict"] == Verdict.HELD
+    assert judge_claim(claim({"rel": 0.1}, value=-2.0), [-2.25])["verdict"] == Verdict.FAILED
 
 
 def test_mean_over_runs_is_widened_to_two_standard_errors():
     spread = claim({"abs": 0.001}, value=0.90, std=0.01, n_runs=4)
     # 2·0.01·√(2/4) = 0.01414: a mean 0.012 away holds, 0.015 away does not
     held = judge_claim(spread, [0.91, 0.915, 0.909, 0.914])
-    assert held["verdict"] == HELD and "2·std·√(2/n)" in held["rule"] and held["runs"] == 4
+    assert held["verdict"] == Verdict.HELD and "2·std·√(2/n)" in held["rule"] and held["runs"] == 4
     assert held["measured_std"] > 0
     failed = judge_claim(spread, [0.915, 0.915, 0.915, 0.915])
-    assert failed["verdict"] == FAILED
+    assert failed["verdict"] == Verdict.FAILED
 
 
 def test_a_wide_tolerance_is_not_narrowed_by_the_spread():
     spread = claim({"abs": 0.05}, value=0.90, std=0.001, n_runs=2)
     result = judge_claim(spread, [0.94, 0.94])
-    assert result["verdict"] == HELD and "abs 0.05" in result["rule"]
+    assert result["verdict"] == Verdict.HELD and "abs 0.05" in result["rule"]
 
 
 def test_one_sided_bounds_apply_to_the_mean():
     spread = claim({"min": 0.8}, std=0.05, n_runs=3)
-    assert judge_claim(spread, [0.75, 0.85, 0.86])["verdict"] == HELD   # mean 0.82
-    assert judge_claim(spread, [0.70, 0.85, 0.80])["verdict"] == FAILED  # mean 0.783
+    assert judge_claim(spread, [0.75, 0.85, 0.86])["verdict"] == Verdict.HELD   # mean 0.82
+    assert judge_claim(spread, [0.70, 0.85, 0.80])["verdict"] == Verdict.FAILED  # mean 0.783
 
 
 def test_missing_or_non_numeric_metrics_are_missing():
     claims = [claim({"abs": 0.1}), {**claim({"abs": 0.1}), "metric": "f1"}]
     verdicts = judge(claims, [{"acc": 0.9, "f1": "high"}])
-    assert [v["verdict"] for v in verdicts] == [HELD, MISSING]
+    assert [v["verdict"] for v in verdicts] == [Verdict.HELD, Verdict.MISSING]
     assert outcome(verdicts) == "evaluation_failed"
-    assert judge([claim({"abs": 0.1})], [{"acc": True}])[0]["verdict"] == MISSING
+    assert judge([claim({"abs": 0.1})], [{"acc": True}])[0]["verdict"] == Verdict.MISSING
 
 
 def test_outcome_and_seeded_runs():
-    assert outcome([{"verdict": HELD}]) == "reproduced"
-    assert outcome([{"verdict": HELD}, {"verdict": FAILED}]) == "claim_failed"
+    assert outcome([{"verdict": Verdict.HELD}]) == "reproduced"
+    assert outcome([{"verdict": Verdict.HELD}, {"verdict": Verdict.FAILED}]) == "claim_failed"
     claims = [claim({"abs": 0.1}), claim({"abs": 0.1}, std=0.01, n_runs=5)]
     assert runs_for(claims, "python e.py --seed {seed} --out {metrics}") == 5
     assert runs_for(claims, "python e.py --out {metrics}") == 1
