@@ -3,6 +3,7 @@
 import math
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
 from reproreg_schemas.names import validate_multi_line, validate_one_line
 
 TOLERANCE_KINDS = ("abs", "rel", "min", "max")
@@ -70,3 +71,13 @@ def validate_unique_claims(claims: list[dict]) -> dict[int, list[str]]:
         else:
             seen[key] = index
     return errors
+
+
+def tolerance_text(claim: dict) -> str:
+    """A claim's tolerance as people read it, on the pages and in regctl: ``± 0.003``, ``± 2 %`` (relative),
+    ``≥ 0.85``, ``≤ 0.3``, then the spread it was reported with, e.g. ``± 0.01 · std 0.02 over 5 runs``."""
+    kind, bound = next(iter(claim["tolerance"].items()))
+    text = {"abs": f"± {bound:g}", "rel": f"± {bound * 100:g} %", "min": f"≥ {bound:g}", "max": f"≤ {bound:g}"}[kind]
+    if claim.get("std") is not None:
+        text += f" · std {claim['std']:g} over {claim['n_runs']} runs"
+    return text
