@@ -11,12 +11,16 @@ import sys
 from pathlib import Path
 
 import click
+
 from regctl import commands, keys
 from regctl.api import ApiClient
 from regctl.cache import BlobCache
 from regctl.config import load_config, save_login
 from regctl.errors import EvaluationFailed, RegctlError, UsageError
-from regctl.output import emit_json, human_size, note, report_error, table
+from regctl.output import badge_snippets, emit_json, note, report_error, table
+from reproreg_schemas.claims import tolerance_text
+from reproreg_schemas.units import human_size
+from reproreg_schemas.vocabulary import JOB_END_STATES, BadgeKind, JobState, VenueRole, values
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
 
@@ -127,20 +131,11 @@ def show(reference: str, as_json: bool):
                      ["path", "size", "sha256"]))
     if manifest["claims"]:
         click.echo("\nclaims:")
-        click.echo(table([[c["metric"], c["dataset"], f"{c['value']:g}", _tolerance(c)] for c in manifest["claims"]],
-                         ["metric", "dataset", "claimed", "tolerance"]))
+        rows = [[c["metric"], c["dataset"], f"{c['value']:g}", tolerance_text(c)] for c in manifest["claims"]]
+        click.echo(table(rows, ["metric", "dataset", "claimed", "tolerance"]))
     for warning in document["checklist_warnings"]:
         click.echo(f"checklist warning {warning['item']}: {warning['message']}")
     click.echo(f"\npull with: regctl pull {document['name']}@{document['version']}")
-
-
-def _tolerance(claim: dict) -> str:
-    kind, bound = next(iter(claim["tolerance"].items()))
-    text = {"abs": f"± {bound:g}", "rel": f"± {bound:g} (relative)", "min": f">= {bound:g}",
-            "max": f"<= {bound:g}"}[kind]
-    if claim.get("std") is not None:
-        text += f"; std {claim['std']:g} over {claim['n_runs']} runs"
-    return text
 
 
 @main.command()
@@ -203,7 +198,7 @@ def verify(reference: str, submit: bool, no_sandbox: bool, workdir: Path | None,
     config = load_config()
     api = ApiClient(config.url, config.token)
     if remote:
-        report = _verify_remotely(_api(token_required=True), ref, quiet=False)  # progress on stderr
+        report = _verify_remotely(_api(token_required=True), ref)  # progress on stderr
         emit_json(report) if as_json else _print_report(report)
         sys.exit(verifying.EXIT_FOR_OUTCOME[report["outcome"]])
 
@@ -227,12 +222,12 @@ def verify(reference: str, submit: bool, no_sandbox: bool, workdir: Path | None,
     sys.exit(verifying.EXIT_FOR_OUTCOME[report["outcome"]])
 
 
-def _verify_remotely(api: ApiClient, ref, quiet: bool) -> dict:
+def _verify_remotely(api: ApiClient, ref) -> dict:
     """Queue a reference job, follow its state and log, and return the worker's report."""
     import time
 
     job = api.request_job(ref.name, ref.version)
-    note(f"job {job['id']} queued for {job['name']}@{job['version']} ({job['accelerator']})", quiet)
+    note(f"job {job['id']} queued for {job['name']}@{job['version']} ({job['accelerator']})")
     deadline = time.monotonic() + (job["timeout_s"] or 3600) * 3 + 600
     state, shown = None, 0
     while True:
@@ -240,17 +235,17 @@ def _verify_remotely(api: ApiClient, ref, quiet: bool) -> dict:
         if job["state"] != state:
             state = job["state"]
             note(f"job {job['id']}: {state}" + (f" (attempt {job['attempt']}, {job['worker']} on {job['hardware']})"
-                                                 if job["worker"] else ""), quiet)
+                                                 if job["worker"] else ""))
         for line in job["log"][shown:].splitlines():
-            note(f"  | {line}", quiet)
+            note(f"  | {line}")
         shown = len(job["log"])
-        if state in ("succeeded", "failed", "error"):
+        if state in JOB_END_STATES:
             break
         if time.monotonic() > deadline:
             raise EvaluationFailed(f"job {job['id']} did not finish in time; it stays queued: "
                                    f"follow it with the API at /api/v1/jobs/{job['id']}", code="JOB_TIMEOUT")
         time.sleep(1)
-    if state == "error":
+    if state == JobState.ERROR:
         raise EvaluationFailed(f"job {job['id']} could not complete: {job['failure']}", code="JOB_ERROR",
                                details={"job": job})
     recorded = next(v for v in api.verifications(job["name"], job["digest"]) if v["id"] == job["verification_id"])
@@ -303,23 +298,12 @@ def keys_create(name: str | None, as_json: bool):
 
 @main.command()
 @click.argument("reference", metavar="NAME[@VERSION]")
-@click.option("--kind", type=click.Choice(["combined", "available", "functional", "reproduced", "checklist"]),
-              default="combined", show_default=True)
+@click.option("--kind", type=click.Choice(values(BadgeKind)), default=BadgeKind.COMBINED.value, show_default=True)
 @json_option
 @handles_errors
 def badge(reference: str, kind: str, as_json: bool):
     """Markdown and HTML snippets of a version's badge, linking to its page on the registry."""
-    ref = commands.parse_reference(reference)
-    api = _api()
-    document = commands.verified_version(api, ref)
-    page = f"{api.url}/{document['name']}/{document['version']}"
-    image = f"{api.url}/badges/{document['name']}/{document['version']}.svg" + (
-        f"?kind={kind}" if kind != "combined" else "")
-    alt = f"{kind if kind != 'combined' else 'reproducibility'} of {document['name']} {document['version']}"
-    snippets = {"markdown": f"[![{alt}]({image})]({page})",
-                "html": f'<a href="{page}"><img src="{image}" alt="{alt}"></a>',
-                "image": image, "page": page, "shields_endpoint": image[: -len(".svg")] + ".json"
-                if kind == "combined" else image.replace(".svg?", ".json?")}
+    snippets = badge_snippets(commands.verified_version(_api(), commands.parse_reference(reference)), kind)
     if as_json:
         emit_json(snippets)
         return
@@ -335,7 +319,7 @@ def venue_group():
 @venue_group.command("add")
 @click.argument("slug")
 @click.argument("user")
-@click.option("--role", type=click.Choice(["reviewer", "chair"]), default="reviewer", show_default=True)
+@click.option("--role", type=click.Choice(values(VenueRole)), default=VenueRole.REVIEWER.value, show_default=True)
 @json_option
 @handles_errors
 def venue_add(slug: str, user: str, role: str, as_json: bool):

@@ -1,19 +1,19 @@
 """What regctl prints: human text on stdout, notes and errors on stderr, or one JSON document."""
 
 import json
-import sys
 
 import click
+
 from regctl.errors import RegctlError
+from reproreg_schemas.vocabulary import BadgeKind
 
 
 def emit_json(document) -> None:
     click.echo(json.dumps(document, indent=2, sort_keys=False, default=str))
 
 
-def note(message: str, quiet: bool = False) -> None:
-    if not quiet:
-        click.echo(message, err=True)
+def note(message: str) -> None:
+    click.echo(message, err=True)
 
 
 def report_error(err: RegctlError, as_json: bool) -> None:
@@ -35,14 +35,14 @@ def table(rows: list[list[str]], headers: list[str]) -> str:
     return "\n".join(lines)
 
 
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
-
-
-def stderr_is_terminal() -> bool:
-    return sys.stderr.isatty()
+def badge_snippets(document: dict, kind: str = BadgeKind.COMBINED) -> dict:
+    """Markdown and HTML that show a version's badge and link to its page, from the registry's answer for the
+    version (``document``): every address starts with the base of its ``url``, the registry's public URL."""
+    name, version, page = document["name"], document["version"], document["url"]
+    base = page.removesuffix(f"/{name}/{version}")
+    image = f"{base}/badges/{name}/{version}"
+    query = "" if kind == BadgeKind.COMBINED else f"?kind={kind}"
+    alt = f"{'reproducibility' if kind == BadgeKind.COMBINED else kind} of {name} {version}"
+    return {"markdown": f"[![{alt}]({image}.svg{query})]({page})",
+            "html": f'<a href="{page}"><img src="{image}.svg{query}" alt="{alt}"></a>',
+            "image": f"{image}.svg{query}", "page": page, "shields_endpoint": f"{image}.json{query}"}

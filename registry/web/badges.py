@@ -2,7 +2,8 @@
 
 from xml.sax.saxutils import escape
 
-KINDS = ("combined", "available", "functional", "reproduced", "checklist")
+from reproreg_schemas.vocabulary import BadgeKind, ChecklistState, ReproducedState
+
 COLORS = {"green": "#3fb950", "brightgreen": "#2da44e", "red": "#cf222e", "orange": "#d4a72c",
           "blue": "#0969da", "lightgrey": "#9a9a9a", "grey": "#6e7781"}
 
@@ -18,22 +19,24 @@ def text_width(text: str) -> int:
     return int(width + 0.5)
 
 
-def badge(states: dict | None, kind: str) -> dict:
+def badge(states: dict | None, kind: BadgeKind) -> dict:
     """label, message and color of one badge; ``states`` None means unknown (absent or not visible)."""
-    label = "reproducibility" if kind == "combined" else kind
+    label = "reproducibility" if kind == BadgeKind.COMBINED else str(kind)
     if states is None:
         return {"label": label, "message": "unknown", "color": "lightgrey"}
-    if kind == "combined":
+    if kind == BadgeKind.COMBINED:
         message, color = _combined(states)
-    elif kind == "available":
+    elif kind == BadgeKind.AVAILABLE:
         message, color = ("yes", "blue") if states["available"] else ("no", "lightgrey")
-    elif kind == "functional":
+    elif kind == BadgeKind.FUNCTIONAL:
         message, color = ("yes", "green") if states["functional"] else ("not evaluated", "lightgrey")
-    elif kind == "reproduced":
-        message, color = {"reproduced": ("yes", "brightgreen"), "failed": ("failed", "red")}.get(
+    elif kind == BadgeKind.REPRODUCED:
+        message, color = {ReproducedState.REPRODUCED: ("yes", "brightgreen"),
+                          ReproducedState.FAILED: ("failed", "red")}.get(
             states["reproduced_state"], ("not verified", "lightgrey"))
     else:
-        message, color = {"complete": ("complete", "green"), "warnings": ("warnings", "orange")}.get(
+        message, color = {ChecklistState.COMPLETE: ("complete", "green"),
+                          ChecklistState.WARNINGS: ("warnings", "orange")}.get(
             states["checklist_state"], ("incomplete", "lightgrey"))
     if states["yanked"]:
         message, color = f"yanked ({message})", "grey"
@@ -41,9 +44,10 @@ def badge(states: dict | None, kind: str) -> dict:
 
 
 def _combined(states: dict) -> tuple[str, str]:
-    if states["reproduced_state"] == "failed":
+    if states["reproduced_state"] == ReproducedState.FAILED:
         return "reproduction failed", "red"
-    held = [name for name in ("available", "functional", "reproduced") if states[name]]
+    held = [kind.value for kind in (BadgeKind.AVAILABLE, BadgeKind.FUNCTIONAL, BadgeKind.REPRODUCED)
+            if states[kind]]
     if states["reproduced"]:
         return " · ".join(held), "brightgreen"
     if states["functional"]:

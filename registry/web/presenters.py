@@ -1,14 +1,10 @@
 """Shaping data for the templates (no HTTP, no database)."""
 
+from reproreg_schemas.claims import tolerance_text
+from reproreg_schemas.units import human_size as human_size  # the "filesize" filter, installed by reproreg.app
+from reproreg_schemas.vocabulary import Outcome
+
 MAX_VERIFICATION_COLUMNS = 4
-
-
-def tolerance_text(claim: dict) -> str:
-    kind, bound = next(iter(claim["tolerance"].items()))
-    text = {"abs": f"± {bound:g}", "rel": f"± {bound * 100:g} %", "min": f"≥ {bound:g}", "max": f"≤ {bound:g}"}[kind]
-    if claim.get("std") is not None:
-        text += f" · std {claim['std']:g} over {claim['n_runs']} runs"
-    return text
 
 
 def claims_table(claims: list[dict], history: list[dict]) -> dict:
@@ -38,13 +34,13 @@ def community_summary(counts: dict) -> str:
     """e.g. "3 community reports: 2 reproduced, 1 claim failed"."""
     total = counts["reports"]
     text = f"{total} community report{'' if total == 1 else 's'}"
-    found = [f"{counts[o]} {o.replace('_', ' ')}" for o in ("reproduced", "claim_failed", "evaluation_failed")
-             if counts.get(o)]
+    found = [f"{counts[o]} {o.replace('_', ' ')}" for o in Outcome if counts.get(o)]
     return text + (": " + ", ".join(found) if found else "")
 
 
-def pull_command(host_url: str, name: str, version: str) -> str:
-    return f"REGCTL_URL={host_url.rstrip('/')} regctl pull {name}@{version}"
+def pull_command(base_url: str, name: str, version: str) -> str:
+    """The command that pulls a version from this registry, at its public base URL (see reproreg.urls)."""
+    return f"REGCTL_URL={base_url} regctl pull {name}@{version}"
 
 
 def training_rows(config, prefix: str = "") -> list[tuple[str, str]]:
@@ -63,11 +59,3 @@ def training_rows(config, prefix: str = "") -> list[tuple[str, str]]:
         return []
     return [(prefix or "(value)", str(config))]
 
-
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"

@@ -6,6 +6,8 @@ import io
 import json
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+
+from reproreg import urls
 from reproreg.errors import RegistryError
 from reproreg.request_scope import current_registry, db_session
 from reproreg.services import catalog, venues
@@ -16,10 +18,20 @@ from reproreg.services.verifications import verification_document, verifications
 from reproreg.services.versions import artifact_document, resolve_version, training_config_text
 from reproreg.web import badges
 from reproreg.web.presenters import claims_table, community_summary, pull_command, split_by_trust, training_rows
+from reproreg_schemas.vocabulary import BadgeKind, ChecklistState, ReproducedState, values
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/-/static")
 
 BADGE_CACHE_SECONDS = 300
+
+# the badge states the templates compare with
+bp.add_app_template_global(ReproducedState, "ReproducedState")
+bp.add_app_template_global(ChecklistState, "ChecklistState")
+
+
+def public_base() -> str:
+    """The base of the absolute URLs this request hands out (see reproreg.urls)."""
+    return urls.base_url(current_registry().settings.public_url, request.host_url)
 
 
 def viewer():
@@ -54,7 +66,7 @@ def home():
         results, error = [], err.message
     return render_template("home.html", args=args, searching=searching, results=results, error=error,
                            recent=[] if searching else catalog.recent(ctx, session, viewer()),
-                           states=list(venues.STATE_FILTERS))
+                           states=list(catalog.STATE_FILTERS))
 
 
 @bp.get("/<namespace:namespace>/<name>")
@@ -79,15 +91,17 @@ def version_page(namespace, name, reference):
     manifest = json.loads(version.manifest)
     history, others = split_by_trust([verification_document(v) for v in reversed(verifications_of(session, version))])
     states = badge_states(ctx, session, version)
+    base = public_base()
     return render_template(
         "version.html", version=version, manifest=manifest, states=states,
         history=history, others=others, community=community_summary(states["community"]),
         claims=claims_table(manifest["claims"], history),
-        pull=pull_command(request.host_url, artifact.full_name, version.version),
+        pull=pull_command(base, artifact.full_name, version.version),
         training=training_rows(version.training_config), checklist=_checklist(version),
         training_text=training_config_text(ctx.blobs, ctx.settings, version),
-        badge_url=url_for("web.version_badge", namespace=namespace, name=name, version=version.version,
-                          ext="svg"))
+        badge_src=url_for("web.version_badge", namespace=namespace, name=name, version=version.version,
+                          ext="svg"),
+        badge_url=urls.badge_url(base, artifact.full_name, version.version))
 
 
 def _checklist(version):
@@ -116,34 +130,33 @@ def venue_page(slug):
         venue = venues.get_venue(session, slug)
     except RegistryError:
         venue = None
-    entries = venues.venue_entries(ctx, session, viewer(), slug)
+    entries = catalog.venue_entries(ctx, session, viewer(), slug)
     if venue is None and not entries:
         abort(404)
     state = request.args.get("state", "").strip()
     try:
-        shown, error = venues.filter_by_state(entries, state), None
+        shown, error = catalog.filter_by_state(entries, state), None
     except RegistryError as err:
         shown, error = entries, err.message
     return render_template("venue.html", slug=slug, venue=venue, members=venues.members(venue) if venue else [],
                            entries=shown, total=len(entries), state=state, error=error,
-                           states=list(venues.STATE_FILTERS))
+                           states=list(catalog.STATE_FILTERS))
 
 
 @bp.get("/venues/<slug>.<any(csv, json):ext>")
 def venue_export(slug, ext):
-    entries = [dict(entry, url=url_for("web.version_page", namespace=entry["name"].split("/")[0],
-                                       name=entry["name"].split("/")[1], reference=entry["version"],
-                                       _external=True))
-               for entry in venues.venue_entries(current_registry(), db_session(), viewer(), slug)]
-    rows = [{column: entry[column] for column in venues.EXPORT_COLUMNS} for entry in entries]
+    base = public_base()
+    entries = [dict(entry, url=urls.version_url(base, entry["name"], entry["version"]))
+               for entry in catalog.venue_entries(current_registry(), db_session(), viewer(), slug)]
+    rows = [{column: entry[column] for column in catalog.EXPORT_COLUMNS} for entry in entries]
     for row in rows:
         row["published_at"] = row["published_at"].isoformat()
     if ext == "json":
-        response = current_app.response_class(json.dumps({"venue": slug, "entries": rows}, indent=2),
-                                              mimetype="application/json")
+        document = {"venue": slug, "url": urls.venue_url(base, slug), "entries": rows}
+        response = current_app.response_class(json.dumps(document, indent=2), mimetype="application/json")
     else:
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=venues.EXPORT_COLUMNS)
+        writer = csv.DictWriter(buffer, fieldnames=catalog.EXPORT_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
         response = Response(buffer.getvalue(), mimetype="text/csv")
@@ -163,9 +176,8 @@ def _states_or_none(full_name, reference):
 
 
 def _badge_response(states, ext):
-    kind = request.args.get("kind", "combined")
-    if kind not in badges.KINDS:
-        kind = "combined"
+    kind = request.args.get("kind", "")
+    kind = BadgeKind(kind) if kind in values(BadgeKind) else BadgeKind.COMBINED
     view = badges.badge(states, kind)
     if ext == "svg":
         body, mimetype = badges.svg(view), "image/svg+xml"
@@ -192,4 +204,4 @@ def version_badge(namespace, name, version, ext):
 @bp.get("/api/v1/docs")
 def api_docs():
     spec = current_app.extensions["registry-api"].spec.to_dict()
-    return render_template("docs.html", spec=spec)
+    return render_template("docs.html", spec=spec, api_url=urls.api_url(public_base()))

@@ -2,9 +2,9 @@ import os
 
 import pytest
 import yaml
+
 from regctl.errors import InvalidProjectError
 from regctl.project import load_project
-
 from tests.factories import author_file, make_project, write_author_file
 
 

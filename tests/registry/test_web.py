@@ -3,14 +3,21 @@
 import csv
 import io
 import json
+import re
 import xml.etree.ElementTree as ElementTree
 
 import pytest
-from reproreg.unit_of_work import unit_of_work
 
+from regctl.output import badge_snippets
+from reproreg.config import Settings
+from reproreg.unit_of_work import unit_of_work
+from reproreg_schemas.vocabulary import BadgeKind
+from tests.factories import author_file
 from tests.registry.helpers import FILES, publish
 
 SVG = "{http://www.w3.org/2000/svg}"
+PUBLIC_URL = "https://registry.example.org"
+ABSOLUTE_URL = re.compile(r"""\b[a-z][a-z0-9+.-]*://[^\s"'<>),\]]*""")
 
 
 @pytest.fixture
@@ -141,3 +148,48 @@ def test_reserved_names_cannot_be_namespaces(app):
 
     with unit_of_work(app.extensions["registry"].sessions) as session, pytest.raises(RegistryError):
         create_user(session, "badges")
+
+
+class TestBehindAPublicURL:
+    """REGISTRY_PUBLIC_URL names the registry as the world reaches it (e.g. behind a proxy): the pages, exports,
+    API answers and badge snippets hand out that address, never the one a request happened to come to."""
+
+    @pytest.fixture
+    def settings(self, settings):
+        return Settings.from_env({"REGISTRY_DATABASE_URL": settings.database_url,
+                                  "REGISTRY_BLOB_DIR": str(settings.blob_dir), "REGISTRY_PUBLIC_URL": PUBLIC_URL})
+
+    def test_every_absolute_url_starts_with_the_public_url(self, http, entries):
+        alice, _ = entries
+        answers = {path: http.get(path, base_url="http://10.0.0.7:8080").get_data(as_text=True)
+                   for path in ("/", "/?q=model", "/alice/public-model", "/alice/public-model/1.0.0",
+                                "/venues/neurips-2026", "/venues/neurips-2026.csv", "/venues/neurips-2026.json",
+                                "/api/v1/docs", "/api/v1/artifacts/alice/public-model",
+                                "/api/v1/artifacts/alice/public-model/versions/1.0.0",
+                                "/api/v1/artifacts/alice/public-model/versions/latest/badges")}
+        published = publish(http, alice, FILES, name="alice/public-model", version="1.1.0")
+        yanked = http.post("/api/v1/artifacts/alice/public-model/versions/1.1.0/yank", json={"reason": "typo"},
+                           headers=alice)
+        version = http.get("/api/v1/artifacts/alice/public-model/versions/1.0.0").json
+        answers.update({"PUT version": published.get_data(as_text=True), "yank": yanked.get_data(as_text=True)})
+        answers.update({f"regctl badge --kind {kind}": json.dumps(badge_snippets(version, kind))
+                        for kind in BadgeKind})
+
+        authored = {author_file()["paper"]["url"], author_file()["training"]["code"]["repo"]}  # the manifests' own
+        found = {where: [url for url in ABSOLUTE_URL.findall(text) if url not in authored]
+                 for where, text in answers.items()}
+        elsewhere = {where: [url for url in urls if url != PUBLIC_URL and not url.startswith(PUBLIC_URL + "/")]
+                     for where, urls in found.items()}
+        assert not any(elsewhere.values()), elsewhere
+
+        page = f"{PUBLIC_URL}/alice/public-model/1.0.0"
+        assert f"REGCTL_URL={PUBLIC_URL} regctl pull alice/public-model@1.0.0" in answers["/alice/public-model/1.0.0"]
+        assert f"{PUBLIC_URL}/badges/alice/public-model/1.0.0.svg" in found["/alice/public-model/1.0.0"]
+        assert page in found["/venues/neurips-2026.csv"] and page in found["/venues/neurips-2026.json"]
+        assert json.loads(answers["/venues/neurips-2026.json"])["url"] == f"{PUBLIC_URL}/venues/neurips-2026"
+        assert f"{PUBLIC_URL}/api/v1" in found["/api/v1/docs"]
+        assert version["url"] == page and json.loads(answers["yank"])["url"] == f"{PUBLIC_URL}/alice/public-model/1.1.0"
+        assert badge_snippets(version)["markdown"] == (f"[![reproducibility of alice/public-model 1.0.0]"
+                                                       f"({PUBLIC_URL}/badges/alice/public-model/1.0.0.svg)]({page})")
+        assert badge_snippets(version, BadgeKind.REPRODUCED)["shields_endpoint"] == (
+            f"{PUBLIC_URL}/badges/alice/public-model/1.0.0.json?kind=reproduced")
