@@ -5,9 +5,8 @@ import posixpath
 import shlex
 
 from marshmallow import Schema, ValidationError, fields, validate
-from reproreg_schemas.names import validate_multi_line, validate_one_line
 
-CHECKLIST_VERSION = "pineau-v2.0"
+from reproreg_schemas.names import validate_multi_line, validate_one_line
 
 ITEMS: dict[str, str] = {
     "MA1": "A clear description of the mathematical setting, algorithm, and/or model.",

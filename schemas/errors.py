@@ -40,10 +40,6 @@ ERROR_CODES: dict[str, int] = {
 }
 
 
-def status_for(code: str) -> int:
-    return ERROR_CODES[code]
-
-
 class ErrorBodySchema(Schema):
     code = fields.String(required=True)
     message = fields.String(required=True)

@@ -5,7 +5,6 @@ Hashing and the decision to accept bytes belong to the services; a store only ap
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 
 class OffsetMismatch(Exception):
@@ -26,10 +25,6 @@ class BlobStore(ABC):
     @abstractmethod
     def read(self, digest: str, start: int = 0, chunk_size: int = 1 << 20) -> Iterator[bytes]:
         """Stream a committed blob from ``start``."""
-
-    def local_path(self, digest: str) -> Path | None:
-        """A local file holding the blob, when the backend has one (lets the web tier use sendfile)."""
-        return None
 
     @abstractmethod
     def upload_offset(self, upload_id: str) -> int:

@@ -17,20 +17,29 @@ from reproreg.storage.base import BlobStore, OffsetMismatch
 HEX = frozenset("0123456789abcdef")
 
 
+def blobs_folder(root: Path) -> Path:
+    return Path(root) / "blobs" / "sha256"
+
+
+def blob_path(root: Path, digest: str) -> Path:
+    """The file of committed blob ``digest`` in the store at ``root``; ValueError for anything but sha256."""
+    algorithm, _, hexdigest = digest.partition(":")
+    if algorithm != "sha256" or not _is_hex64(hexdigest):
+        raise ValueError(f"not a sha256 digest: {digest!r}")
+    return blobs_folder(root) / hexdigest[:2] / hexdigest
+
+
 class LocalBlobStore(BlobStore):
     def __init__(self, root: Path):
         self.root = Path(root)
-        self._blobs = self.root / "blobs" / "sha256"
+        self._blobs = blobs_folder(self.root)
         self._uploads = self.root / "uploads"
         self._quarantine = self.root / "quarantine" / "sha256"
         self._blobs.mkdir(parents=True, exist_ok=True)
         self._uploads.mkdir(parents=True, exist_ok=True)
 
     def _blob_path(self, digest: str) -> Path:
-        algorithm, _, hexdigest = digest.partition(":")
-        if algorithm != "sha256" or not _is_hex64(hexdigest):
-            raise ValueError(f"not a sha256 digest: {digest!r}")
-        return self._blobs / hexdigest[:2] / hexdigest
+        return blob_path(self.root, digest)
 
     def _upload_path(self, upload_id: str) -> Path:
         if not upload_id.isalnum():
@@ -45,10 +54,6 @@ class LocalBlobStore(BlobStore):
             return self._blob_path(digest).stat().st_size
         except FileNotFoundError:
             return None
-
-    def local_path(self, digest: str) -> Path | None:
-        path = self._blob_path(digest)
-        return path if path.is_file() else None
 
     def read(self, digest: str, start: int = 0, chunk_size: int = 1 << 20) -> Iterator[bytes]:
         with open(self._blob_path(digest), "rb") as handle:

@@ -1,7 +1,6 @@
 """Uploads through the API: streaming hash checks, resumable sessions, and who may use which blob."""
 
 from reproreg.unit_of_work import unit_of_work
-
 from tests.registry.helpers import FILES, digest_of, manifest_for, publish, upload
 
 DATA = bytes(range(256)) * 4096  # 1 MiB
@@ -185,13 +184,14 @@ def test_an_empty_file_commits_without_a_byte_being_sent(app, http, make_user):
 
 def test_a_blob_quarantined_by_fsck_is_missing_until_its_bytes_come_again(app, http, make_user):
     from reproreg.services.integrity import fsck
+    from reproreg.storage.local import blob_path
 
     _, alice = make_user("alice")
     assert publish(http, alice, FILES).status_code == 201
     ctx = app.extensions["registry"]
     weights = FILES["weights/model.safetensors"]
     digest = digest_of(weights)
-    path = ctx.blobs.local_path(digest)
+    path = blob_path(ctx.blobs.root, digest)
     path.chmod(0o644)
     path.write_bytes(weights[::-1])
     with unit_of_work(ctx.sessions) as session:

@@ -4,7 +4,9 @@ import hashlib
 from pathlib import Path
 
 import pytest
+
 from reproreg.storage import LocalBlobStore, OffsetMismatch
+from reproreg.storage.local import blob_path
 
 
 def digest_of(data: bytes) -> str:
@@ -19,7 +21,7 @@ def store(request, tmp_path):
 def damage(store, digest: str, data: bytes) -> None:
     """Overwrite a committed blob's bytes behind the store's back, as a failing disk or an operator would."""
     if isinstance(store, LocalBlobStore):
-        path = store.local_path(digest)
+        path = blob_path(store.root, digest)
         path.chmod(0o644)
         path.write_bytes(data)
         return
