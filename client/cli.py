@@ -208,10 +208,10 @@ def verify(reference: str, submit: bool, no_sandbox: bool, workdir: Path | None,
             raise UsageError("not run: you declined", code="DECLINED")
 
     # a sandbox that cannot be built as specified is an evaluation failure (exit 3), never run unconfined
-    report = verifying.verify(api, BlobCache(config.cache_dir), ref,
-                              verifying.VerifyOptions(sandboxed=not no_sandbox, workdir=workdir), notice)
+    options = verifying.VerifyOptions(sandboxed=not no_sandbox, workdir=workdir, env=os.environ)
+    report = verifying.verify(api, BlobCache(config.cache_dir), ref, options, notice)
     if submit:
-        key_id, signature = keys.sign(api, report)
+        key_id, signature = keys.sign(api, report, load_config().key_dir)
         recorded = api.submit_verification(report["name"], report["version"], report, signature, key_id)
         report = {**report, "submitted": {"id": recorded["id"], "role": recorded["role"],
                                           "signature_status": recorded["signature_status"]}}
@@ -289,7 +289,7 @@ def keys_group():
 @handles_errors
 def keys_create(name: str | None, as_json: bool):
     """Make a signing key, register its public half with the registry, and keep the private half locally."""
-    created = keys.create_key(_api(token_required=True), name)
+    created = keys.create_key(_api(token_required=True), name, load_config().key_dir)
     if as_json:
         emit_json(created)
         return

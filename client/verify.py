@@ -16,8 +16,9 @@ from regctl.commands import Reference, download, verified_version
 from regctl.sandbox import Runner, render_command
 from reproreg_schemas.verdicts import judge, outcome, runs_for
 from reproreg_schemas.verification import REPORT_VERSION
+from reproreg_schemas.vocabulary import Accelerator, Outcome
 
-EXIT_FOR_OUTCOME = {"reproduced": 0, "claim_failed": 1, "evaluation_failed": 3}
+EXIT_FOR_OUTCOME = {Outcome.REPRODUCED: 0, Outcome.CLAIM_FAILED: 1, Outcome.EVALUATION_FAILED: 3}
 MAX_METRICS_BYTES = 1 << 20
 
 
@@ -54,12 +55,12 @@ def verify(api: ApiClient, cache: BlobCache, reference: Reference, options: Veri
         "report_version": REPORT_VERSION, "name": pulled["name"], "version": pulled["version"],
         "digest": pulled["digest"], "verifier": None, "started_at": started, "finished_at": started,
         "command": spec["command"] if spec else "", "sandbox": runner.kind,
-        "environment": environment.capture(spec["accelerator"] if spec else "cpu"),
+        "environment": environment.capture(spec["accelerator"] if spec else Accelerator.CPU),
         "runs": [], "claims": [], "outcome": "evaluation_failed", "failure": None, "job": options.job,
     }
     if not spec:
         return _finish(report, "the version has no evaluation spec: there is nothing to run")
-    if spec["accelerator"] == "gpu" and report["environment"]["accelerator_used"] != "gpu":
+    if spec["accelerator"] == Accelerator.GPU and report["environment"]["accelerator_used"] != Accelerator.GPU:
         return _finish(report, "the evaluation requires a GPU and this machine has none; it was not run "
                                "(a GPU claim is never judged on a CPU)")
     authors = ", ".join((manifest.get("paper") or {}).get("authors") or []) or "not named"
@@ -80,7 +81,7 @@ def verify(api: ApiClient, cache: BlobCache, reference: Reference, options: Veri
 
 def _finish(report: dict, failure: str | None) -> dict:
     report["failure"] = failure
-    if failure and report["outcome"] != "claim_failed":
+    if failure and report["outcome"] != Outcome.CLAIM_FAILED:
         report["outcome"] = "evaluation_failed"
     report["finished_at"] = now()
     return report

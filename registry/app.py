@@ -55,8 +55,8 @@ def create_app(settings: Settings | None = None, dispatcher=None) -> Flask:
     app.before_request(refuse_long_uri)
 
     from reproreg.api import register_api
-    from reproreg.web.presenters import human_size
     from reproreg.web.views import bp as web
+    from reproreg_schemas.units import human_size
 
     app.extensions["registry-api"] = register_api(app)
     app.register_blueprint(web)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from reproreg import urls
 from reproreg.config import ConfigError, Settings
 from reproreg.errors import RegistryError
 from reproreg.jobs import EmbeddedExecutor
@@ -320,7 +321,7 @@ Try it (evaluations run in your active environment, so activate the virtualenv f
     regctl push examples/hello                   # a complete example artifact ({name}/hello)
     regctl pull {name}/hello -o /tmp/hello
 
-Pages: {url}/    API: {url}/api/v1/docs
+Pages: {url}/    API: {urls.api_url(url, '/docs')}
 """, err=True)
     return secret
 

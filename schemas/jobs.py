@@ -3,7 +3,9 @@ message on a broker that triggers a job (what the registry sends and the referen
 
 from marshmallow import Schema, fields, validate
 
-ACCELERATORS = validate.OneOf(["cpu", "gpu"])
+from reproreg_schemas.vocabulary import Accelerator, JobState, values
+
+ACCELERATORS = validate.OneOf(values(Accelerator))
 
 #: the Celery task whose one argument is the id of the job to run
 VERIFY_TASK = "registry.verify_job"
@@ -29,7 +31,7 @@ class JobSchema(Schema):
     version = fields.String()
     digest = fields.String()
     accelerator = fields.String()
-    state = fields.String()
+    state = fields.String(validate=validate.OneOf(values(JobState)))
     attempt = fields.Integer()
     max_attempts = fields.Integer()
     worker = fields.String(allow_none=True)

@@ -13,12 +13,10 @@ import rfc8785
 from marshmallow import Schema, ValidationError, fields, validate
 
 from reproreg_schemas.names import validate_digest, validate_full_name, validate_one_line
-from reproreg_schemas.vocabulary import TRUSTED_ROLES as TRUSTED_ROLES  # re-exported: reproreg.services use it
 from reproreg_schemas.vocabulary import ChecklistState, Outcome, ReproducedState, Verdict, VerifierRole, values
 
 REPORT_VERSION = 2
 #: the outcome strings, as reproreg.services.badges imports them (Outcome is their home)
-OUTCOMES = tuple(values(Outcome))
 #: a nonce is at least 128 random bits, written as lower-case hex
 NONCE = re.compile(r"^[0-9a-f]{32,64}$")
 #: what a key signs to prove it is held: never canonical JSON (which starts with "{"), so a challenge signature

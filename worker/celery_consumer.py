@@ -18,6 +18,7 @@ from celery import Celery
 
 from regctl.environment import cpu_model
 from reproreg_schemas.jobs import VERIFY_TASK, message_options, queue_name
+from reproreg_schemas.vocabulary import Accelerator
 from reproreg_worker.environment import evaluation_environment
 from reproreg_worker.identity import WorkerIdentity
 from reproreg_worker.polling import Poller
@@ -38,7 +39,7 @@ def make_consumer(broker_url: str, prefix: str = "") -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_ignore_result=True,
-        task_default_queue=queue_name(prefix, "cpu"),
+        task_default_queue=queue_name(prefix, Accelerator.CPU),
         broker_connection_retry_on_startup=True,
         broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
         worker_hijack_root_logger=False,
@@ -72,7 +73,7 @@ def worker_identity(*, url: str, token: str, gpu: str | None, name: str | None, 
                     environment: Mapping[str, str] | None = None) -> WorkerIdentity:
     """The worker as it presents itself (a GPU node also takes CPU jobs), its home, and what its evaluations
     start from (``environment``, by default this process's, with the worker's own Python first on PATH)."""
-    accelerators = ("cpu", "gpu") if gpu else ("cpu",)
+    accelerators = (Accelerator.CPU, Accelerator.GPU) if gpu else (Accelerator.CPU,)
     return WorkerIdentity(url=url, token=token, name=name or socket.gethostname(), accelerators=accelerators,
                           hardware=f"gpu={gpu}" if gpu else f"cpu={cpu_model()}", home=Path(home),
                           heartbeat_s=heartbeat_s,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from regctl.api import ApiClient
 from regctl.cache import BlobCache
+from reproreg_schemas.vocabulary import Accelerator
 from reproreg_worker.environment import evaluation_environment
 
 
@@ -16,8 +17,8 @@ class WorkerIdentity:
     url: str
     token: str
     name: str
-    accelerators: tuple[str, ...] = ("cpu",)
-    hardware: str = "cpu"
+    accelerators: tuple[str, ...] = (Accelerator.CPU,)
+    hardware: str = Accelerator.CPU
     #: the worker's own folder: its signing key (``keys/``) and its blob cache (``cache/``)
     home: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "registry-worker")
     heartbeat_s: float = 10.0

@@ -4,6 +4,7 @@ from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from reproreg import urls
 from reproreg.api import current_user
 from reproreg.errors import RegistryError
 from reproreg.request_scope import current_registry, db_session
@@ -23,7 +24,7 @@ blp = Blueprint("artifacts", __name__, url_prefix="/api/v1/artifacts", descripti
 
 
 def base_url() -> str:
-    return current_registry().settings.public_url or request.host_url
+    return urls.base_url(current_registry().settings.public_url, request.host_url)
 
 
 @blp.route("/<namespace>/<name>")

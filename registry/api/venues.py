@@ -5,7 +5,7 @@ from flask_smorest import Blueprint
 
 from reproreg.api import current_user
 from reproreg.request_scope import current_registry, db_session
-from reproreg.services import venues
+from reproreg.services import catalog, venues
 from reproreg_schemas.venues import MemberSchema, VenueSchema
 
 blp = Blueprint("venues", __name__, url_prefix="/api/v1/venues", description="Venues and their committees")
@@ -18,7 +18,7 @@ class VenueView(MethodView):
         """A venue, its committee and the badge states of its entries."""
         session = db_session()
         venue = venues.get_venue(session, slug)
-        entries = venues.venue_entries(current_registry(), session, current_user(), slug)
+        entries = catalog.venue_entries(current_registry(), session, current_user(), slug)
         return {"slug": venue.slug, "title": venue.title, "members": venues.members(venue), "entries": entries}
 
 

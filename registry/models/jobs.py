@@ -6,6 +6,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from reproreg.models.artifacts import Version
 from reproreg.models.base import Base, TimestampMixin, UTCDateTime
 from reproreg.models.users import User
+from reproreg_schemas.vocabulary import JobState
 
 #: how many leases a job gets before it fails (a worker that dies mid-job loses its lease; the job runs again)
 DEFAULT_MAX_ATTEMPTS = 3
@@ -21,7 +22,7 @@ class VerificationJob(TimestampMixin, Base):
     version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"), index=True)
     requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     accelerator: Mapped[str] = mapped_column(String(16))
-    state: Mapped[str] = mapped_column(String(16), index=True, default="queued")
+    state: Mapped[str] = mapped_column(String(16), index=True, default=JobState.QUEUED.value)
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=DEFAULT_MAX_ATTEMPTS)
     lease_token: Mapped[str | None] = mapped_column(String(32))

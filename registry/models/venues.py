@@ -3,10 +3,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from reproreg.models.base import Base, TimestampMixin
 from reproreg.models.users import User
-from reproreg_schemas.vocabulary import VenueRole, values
 
 #: the role strings, as reproreg.services.venues imports them (VenueRole is their home)
-VENUE_ROLES = tuple(values(VenueRole))
 
 
 class Venue(TimestampMixin, Base):

@@ -5,8 +5,7 @@ from sqlalchemy.orm import Session
 
 from reproreg.errors import RegistryError
 from reproreg.models import Artifact, Namespace, User
-
-PUBLIC_VISIBILITIES = ("public",)
+from reproreg_schemas.vocabulary import PUBLIC_VISIBILITIES
 
 
 def owns_namespace(user: User | None, namespace: Namespace) -> bool:

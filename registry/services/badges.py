@@ -24,45 +24,51 @@ A yanked version keeps its states but is marked, and its badges turn grey.
 
 from reproreg.context import RegistryContext
 from reproreg.models import Version
-from reproreg.services.access import PUBLIC_VISIBILITIES
 from reproreg.services.verifications import verifications_of
 from reproreg_schemas.checklist import ITEMS
-from reproreg_schemas.verification import OUTCOMES, TRUSTED_ROLES
-
-COMPLETED = ("reproduced", "claim_failed")
-COMMUNITY_ROLE = "community"
+from reproreg_schemas.vocabulary import (
+    COMPLETED_OUTCOMES,
+    PUBLIC_VISIBILITIES,
+    TRUSTED_ROLES,
+    ChecklistState,
+    Outcome,
+    ReproducedState,
+    VerifierRole,
+    values,
+)
 
 
 def badge_states(ctx: RegistryContext, session, version: Version) -> dict:
     recorded = verifications_of(session, version)
     trusted = [v for v in recorded if v.role in TRUSTED_ROLES]
-    completed = [v for v in trusted if v.outcome in COMPLETED]
+    completed = [v for v in trusted if v.outcome in COMPLETED_OUTCOMES]
     latest = completed[-1] if completed else None
     if latest is None:
-        reproduced = "not verified"
+        reproduced = ReproducedState.NOT_VERIFIED
     else:
-        reproduced = "reproduced" if latest.outcome == "reproduced" else "failed"
+        reproduced = ReproducedState.REPRODUCED if latest.outcome == Outcome.REPRODUCED else ReproducedState.FAILED
     available = version.artifact.visibility in PUBLIC_VISIBILITIES and all(
         ctx.blobs.size(f.blob_digest) == f.size for f in version.files)
     answered = {answer.item for answer in version.checklist_answers}
-    checklist = "complete" if answered >= set(ITEMS) and not version.checklist_warnings else (
-        "warnings" if answered >= set(ITEMS) else "incomplete")
+    checklist = ChecklistState.COMPLETE if answered >= set(ITEMS) and not version.checklist_warnings else (
+        ChecklistState.WARNINGS if answered >= set(ITEMS) else ChecklistState.INCOMPLETE)
     return {
         "name": version.artifact.full_name, "version": version.version, "digest": version.digest,
         "yanked": version.yanked_at is not None,
         "available": available,
         "functional": bool(completed),
-        "reproduced": reproduced == "reproduced",
+        "reproduced": reproduced == ReproducedState.REPRODUCED,
         "reproduced_state": reproduced,
-        "checklist": checklist == "complete",
+        "checklist": checklist == ChecklistState.COMPLETE,
         "checklist_state": checklist,
-        "verifications": {"trusted": len(trusted), "held": sum(v.outcome == "reproduced" for v in completed),
-                          "failed": sum(v.outcome == "claim_failed" for v in completed),
+        "verifications": {"trusted": len(trusted), "held": sum(v.outcome == Outcome.REPRODUCED for v in completed),
+                          "failed": sum(v.outcome == Outcome.CLAIM_FAILED for v in completed),
                           "latest_trusted_id": latest.id if latest else None},
-        "community": community_counts([v for v in recorded if v.role == COMMUNITY_ROLE]),
+        "community": community_counts([v for v in recorded if v.role == VerifierRole.COMMUNITY]),
     }
 
 
 def community_counts(reports: list) -> dict:
     """How many community reports there are and what they found; shown, never a badge."""
-    return {"reports": len(reports), **{outcome: sum(r.outcome == outcome for r in reports) for outcome in OUTCOMES}}
+    return {"reports": len(reports),
+            **{outcome: sum(r.outcome == outcome for r in reports) for outcome in values(Outcome)}}

@@ -11,6 +11,7 @@ from reproreg.services.access import readable_artifact_filter
 from reproreg.services.badges import badge_states
 from reproreg.services.versions import latest_version
 from reproreg_schemas.names import semver_key
+from reproreg_schemas.vocabulary import ReproducedState
 
 PAGE_SIZE = 50
 
@@ -66,8 +67,8 @@ STATE_FILTERS = {
     "available": lambda e: e["available"],
     "functional": lambda e: e["functional"],
     "reproduced": lambda e: e["reproduced"],
-    "failed": lambda e: e["reproduced_state"] == "failed",
-    "not-verified": lambda e: e["reproduced_state"] == "not verified",
+    "failed": lambda e: e["reproduced_state"] == ReproducedState.FAILED,
+    "not-verified": lambda e: e["reproduced_state"] == ReproducedState.NOT_VERIFIED,
     "checklist": lambda e: e["checklist"],
 }
 

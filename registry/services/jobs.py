@@ -20,6 +20,7 @@ from reproreg.services.access import owns_namespace, readable_artifact
 from reproreg.services.committees import role_in
 from reproreg.services.versions import resolve_version
 from reproreg_schemas.verdicts import runs_for
+from reproreg_schemas.vocabulary import JobState, Outcome
 
 LOG_LIMIT = 64 * 1024
 
@@ -39,7 +40,7 @@ def request_job(session: Session, user: User | None, full_name: str, reference: 
     if version.evaluation_spec is None:
         raise RegistryError("VALIDATION_ERROR", f"{full_name}@{version.version} has no evaluation spec to run")
     job = VerificationJob(id=secrets.token_hex(16), version_id=version.id, requested_by_id=user.id,
-                          accelerator=version.evaluation_spec.accelerator, state="queued", attempt=0,
+                          accelerator=version.evaluation_spec.accelerator, state=JobState.QUEUED, attempt=0,
                           log="")
     session.add(job)
     audit.record(session, user, "job.request", f"{full_name}@{version.version}", job_id=job.id)
@@ -62,8 +63,8 @@ def _require_worker(user: User | None) -> User:
 
 
 def _runnable(now):
-    return or_(VerificationJob.state == "queued",
-               (VerificationJob.state == "running") & (VerificationJob.lease_expires_at < now))
+    return or_(VerificationJob.state == JobState.QUEUED,
+               (VerificationJob.state == JobState.RUNNING) & (VerificationJob.lease_expires_at < now))
 
 
 def _gave_up(job: VerificationJob) -> str:
@@ -73,7 +74,7 @@ def _gave_up(job: VerificationJob) -> str:
 def _is_exhausted(job: VerificationJob, now) -> bool:
     """Running under an expired lease that was its last allowed one: the job has failed, whether or not a write
     has recorded it yet (reads show it failed; the next lease request records it)."""
-    return (job.state == "running" and job.lease_expires_at is not None and job.lease_expires_at < now
+    return (job.state == JobState.RUNNING and job.lease_expires_at is not None and job.lease_expires_at < now
             and job.attempt >= job.max_attempts)
 
 
@@ -81,10 +82,10 @@ def give_up_exhausted(session: Session) -> int:
     """Record the failure of the jobs whose last allowed lease expired: their worker died every time."""
     now = utcnow()
     exhausted = list(session.scalars(select(VerificationJob).where(
-        VerificationJob.state == "running", VerificationJob.lease_expires_at < now,
+        VerificationJob.state == JobState.RUNNING, VerificationJob.lease_expires_at < now,
         VerificationJob.attempt >= VerificationJob.max_attempts)))
     for job in exhausted:
-        _finish(session, job, "error", _gave_up(job))
+        _finish(session, job, JobState.ERROR, _gave_up(job))
         job.finished_at = job.lease_expires_at
     return len(exhausted)
 
@@ -95,8 +96,9 @@ def runnable_jobs(session: Session, user: User | None, accelerators: list[str], 
     Reads only: a job whose last allowed lease expired is not runnable, and reads show it failed."""
     _require_worker(user)
     now = utcnow()
-    waited = (VerificationJob.state == "queued") & (VerificationJob.created_at <= now - timedelta(seconds=older_than_s))
-    expired = ((VerificationJob.state == "running") & (VerificationJob.lease_expires_at < now)
+    waited = ((VerificationJob.state == JobState.QUEUED)
+              & (VerificationJob.created_at <= now - timedelta(seconds=older_than_s)))
+    expired = ((VerificationJob.state == JobState.RUNNING) & (VerificationJob.lease_expires_at < now)
                & (VerificationJob.attempt < VerificationJob.max_attempts))
     rows = session.scalars(
         select(VerificationJob).where(or_(waited, expired), VerificationJob.accelerator.in_(accelerators))
@@ -121,7 +123,7 @@ def lease(session: Session, user: User | None, job_id: str, worker: str, acceler
         update(VerificationJob)
         .where(VerificationJob.id == job_id, _runnable(now), VerificationJob.accelerator.in_(accelerators),
                VerificationJob.attempt < VerificationJob.max_attempts)
-        .values(state="running", attempt=VerificationJob.attempt + 1, lease_token=token,
+        .values(state=JobState.RUNNING, attempt=VerificationJob.attempt + 1, lease_token=token,
                 lease_owner=f"{user.name}/{worker}", lease_expires_at=now + timedelta(seconds=lease_s),
                 heartbeat_at=now, hardware=hardware, started_at=now)
     )
@@ -139,7 +141,7 @@ def lease(session: Session, user: User | None, job_id: str, worker: str, acceler
 def _current(session: Session, user: User | None, job_id: str, token: str) -> VerificationJob:
     _require_worker(user)
     job = session.get(VerificationJob, job_id) if job_id.isalnum() else None
-    if job is None or job.state != "running" or job.lease_token != token:
+    if job is None or job.state != JobState.RUNNING or job.lease_token != token:
         raise RegistryError("JOB_NOT_AVAILABLE", "this lease is no longer current: the job was finished or given "
                             "to another worker", job_id=job_id)
     return job
@@ -159,7 +161,7 @@ def heartbeat(session: Session, user: User | None, job_id: str, token: str, log:
 def fail(session: Session, user: User | None, job_id: str, token: str, failure: str) -> VerificationJob:
     """The worker could not produce a report (e.g. integrity failure): the job fails with that reason."""
     job = _current(session, user, job_id, token)
-    _finish(session, job, "error", failure)
+    _finish(session, job, JobState.ERROR, failure)
     audit.record(session, user, "job.error", job_id, failure=failure[:500])
     session.flush()
     return job
@@ -173,7 +175,8 @@ def attach_verification(session: Session, user: User, job_id: str, token: str | 
     if job.version_id != verification.version_id:
         raise RegistryError("INVALID_REPORT", "the report is not about the job's version")
     job.verification_id = verification.id
-    _finish(session, job, "succeeded" if verification.outcome == "reproduced" else "failed", verification.failure)
+    state = JobState.SUCCEEDED if verification.outcome == Outcome.REPRODUCED else JobState.FAILED
+    _finish(session, job, state, verification.failure)
 
 
 def _finish(session: Session, job: VerificationJob, state: str, failure: str | None) -> None:
@@ -200,6 +203,6 @@ def job_document(job: VerificationJob) -> dict:
         "timeout_s": time_budget_s(version),
     }
     if _is_exhausted(job, utcnow()):
-        document.update(state="error", failure=_gave_up(job), finished_at=job.lease_expires_at,
+        document.update(state=JobState.ERROR, failure=_gave_up(job), finished_at=job.lease_expires_at,
                         log=document["log"] + f"finished: error ({_gave_up(job)})\n")
     return document

@@ -1,23 +1,20 @@
 """Venues and their artifact-evaluation committees (chairs and reviewers)."""
 
-import re
-
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from reproreg.errors import RegistryError
 from reproreg.models import User, Venue, VenueMember
-from reproreg.models.venues import VENUE_ROLES
 from reproreg.services import audit
 from reproreg.services.auth import get_user
 from reproreg.services.committees import role_in
-
-VENUE_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+from reproreg_schemas.names import VENUE_SLUG_RE
+from reproreg_schemas.vocabulary import VenueRole, values
 
 
 def create_venue(session: Session, slug: str, title: str, chair: str) -> Venue:
-    if not VENUE_SLUG.match(slug):
+    if not VENUE_SLUG_RE.fullmatch(slug):
         raise RegistryError("VALIDATION_ERROR", f"venue {slug!r} must be a short slug such as neurips-2026")
     user = get_user(session, chair)
     venue = Venue(slug=slug, title=title)
@@ -26,7 +23,7 @@ def create_venue(session: Session, slug: str, title: str, chair: str) -> Venue:
         session.flush()
     except IntegrityError:  # created meanwhile by a concurrent request
         raise RegistryError("NAME_TAKEN", f"the venue {slug!r} exists already") from None
-    session.add(VenueMember(venue_id=venue.id, user_id=user.id, role="chair"))
+    session.add(VenueMember(venue_id=venue.id, user_id=user.id, role=VenueRole.CHAIR))
     audit.record(session, None, "venue.create", slug, chair=chair)
     return venue
 
@@ -41,10 +38,10 @@ def get_venue(session: Session, slug: str) -> Venue:
 def add_member(session: Session, actor: User | None, slug: str, name: str, role: str) -> VenueMember:
     """Chairs add reviewers (and other chairs) to their venue's committee."""
     venue = get_venue(session, slug)
-    if role_in(session, actor, slug) != "chair":
+    if role_in(session, actor, slug) != VenueRole.CHAIR:
         raise RegistryError("FORBIDDEN", f"only a chair of {slug} can add members to its committee")
-    if role not in VENUE_ROLES:
-        raise RegistryError("VALIDATION_ERROR", f"role must be one of {', '.join(VENUE_ROLES)}")
+    if role not in values(VenueRole):
+        raise RegistryError("VALIDATION_ERROR", f"role must be one of {', '.join(values(VenueRole))}")
     user = get_user(session, name)
     member = session.scalar(select(VenueMember).where(VenueMember.venue_id == venue.id,
                                                       VenueMember.user_id == user.id))

@@ -30,7 +30,6 @@ from reproreg_schemas.errors import flatten_messages
 from reproreg_schemas.verdicts import judge, outcome
 from reproreg_schemas.verification import (
     REPORT_VERSION,
-    TRUSTED_ROLES,
     ReportSchema,
     decode_b64,
     hardware_summary,
@@ -38,6 +37,7 @@ from reproreg_schemas.verification import (
     parse_signed_at,
     report_bytes,
 )
+from reproreg_schemas.vocabulary import TRUSTED_ROLES, VerifierRole
 
 SIGNATURE_VALID = "valid"
 SIGNATURE_KEY_REVOKED = "valid, key since revoked"
@@ -109,10 +109,10 @@ def _key_in_use() -> RegistryError:
 def role_of(session: Session, user: User, version: Version) -> str:
     """The verifier's role for this version, from the committee as it stands now (see reproreg.services.badges)."""
     if owns_namespace(user, version.artifact.namespace) or version.published_by_id == user.id:
-        return "author"
+        return VerifierRole.AUTHOR
     if user.is_worker:
-        return "reference-worker"
-    return role_in(session, user, version.venue) or "community"
+        return VerifierRole.REFERENCE_WORKER
+    return role_in(session, user, version.venue) or VerifierRole.COMMUNITY
 
 
 def submit(session: Session, user: User | None, full_name: str, reference: str, body: dict,

@@ -5,6 +5,7 @@ import json
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from reproreg import urls
 from reproreg.errors import RegistryError
 from reproreg.models import Artifact, Version, VersionFile
 from reproreg_schemas.names import DIGEST_RE, semver_key
@@ -54,7 +55,7 @@ def version_document(row: Version, base_url: str) -> dict:
         "published_by": row.published_by.name,
         "yanked": row.yanked_at is not None,
         "yank_reason": row.yank_reason,
-        "url": f"{base_url.rstrip('/')}/{artifact.full_name}/{row.version}",
+        "url": urls.version_url(base_url, artifact.full_name, row.version),
         "manifest": json.loads(row.manifest),
         "checklist_warnings": row.checklist_warnings or [],
         "training_config": row.training_config,

@@ -1,7 +1,6 @@
 """Shaping data for the templates (no HTTP, no database)."""
 
 from reproreg_schemas.claims import tolerance_text
-from reproreg_schemas.units import human_size as human_size  # the "filesize" filter, installed by reproreg.app
 from reproreg_schemas.vocabulary import Outcome
 
 MAX_VERIFICATION_COLUMNS = 4
