@@ -5,7 +5,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from regctl import cli
+from regctl import cli, commands
 
 PUBLIC = "https://registry.example.org"
 DOCUMENT = {
@@ -23,7 +23,7 @@ DOCUMENT = {
 @pytest.fixture
 def regctl(monkeypatch, tmp_path):
     """regctl configured with an internal address; the registry's answer names its public one."""
-    monkeypatch.setattr(cli.commands, "verified_version", lambda api, ref: json.loads(json.dumps(DOCUMENT)))
+    monkeypatch.setattr(commands, "verified_version", lambda api, ref: json.loads(json.dumps(DOCUMENT)))
     env = {"REGCTL_URL": "http://10.0.0.7:8080", "REGCTL_TOKEN": "", "XDG_CONFIG_HOME": str(tmp_path)}
 
     def run(*args: str) -> str:

@@ -1,0 +1,117 @@
+"""regctl verify: locally in the sandbox, or remotely by a reference worker."""
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from regctl import commands, keys
+from regctl.api import ApiClient
+from regctl.cache import BlobCache
+from regctl.cli.common import api_client, handles_errors, json_option
+from regctl.config import load_config
+from regctl.errors import EvaluationFailed, UsageError
+from regctl.output import emit_json, note, table
+from reproreg_schemas.vocabulary import JOB_END_STATES, JobState
+
+
+@click.command()
+@click.argument("reference", metavar="NAME[@VERSION|@sha256:DIGEST]")
+@click.option("--submit", is_flag=True, help="Sign the report with your key and record it in the registry.")
+@click.option("--no-sandbox", is_flag=True, help="Run the author's code without bubblewrap (recorded in the report).")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where to put the files and runs (default: a new temporary folder).")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before running the author's code.")
+@click.option("--remote", is_flag=True, help="Have a reference worker of the registry run it; wait and show progress.")
+@json_option
+@handles_errors
+def verify(reference: str, submit: bool, no_sandbox: bool, workdir: Path | None, yes: bool, remote: bool,
+           as_json: bool):
+    """Pull and hash-check a version, re-run its evaluation in a sandbox, and judge every claim.
+
+    Exit 0 every claim held, 1 a claim failed, 2 integrity failure (nothing ran), 3 the evaluation failed."""
+    from regctl import verify as verifying
+
+    ref = commands.parse_reference(reference)
+    config = load_config()
+    api = ApiClient(config.url, config.token)
+    if remote:
+        report = _verify_remotely(api_client(token_required=True), ref)  # progress on stderr
+        emit_json(report) if as_json else _print_report(report)
+        sys.exit(verifying.EXIT_FOR_OUTCOME[report["outcome"]])
+
+    def notice(message: str) -> None:
+        note(message)
+        if not yes and not as_json and sys.stdin.isatty() and not click.confirm("Run it?", default=True):
+            raise UsageError("not run: you declined", code="DECLINED")
+
+    # a sandbox that cannot be built as specified is an evaluation failure (exit 3), never run unconfined
+    options = verifying.VerifyOptions(sandboxed=not no_sandbox, workdir=workdir, env=os.environ)
+    report = verifying.verify(api, BlobCache(config.cache_dir), ref, options, notice)
+    if submit:
+        key_id, signature = keys.sign(api, report, load_config().key_dir)
+        recorded = api.submit_verification(report["name"], report["version"], report, signature, key_id)
+        report = {**report, "submitted": {"id": recorded["id"], "role": recorded["role"],
+                                          "signature_status": recorded["signature_status"]}}
+    if as_json:
+        emit_json(report)
+    else:
+        _print_report(report)
+    sys.exit(verifying.EXIT_FOR_OUTCOME[report["outcome"]])
+
+
+def _verify_remotely(api: ApiClient, ref) -> dict:
+    """Queue a reference job, follow its state and log, and return the worker's report."""
+    import time
+
+    job = api.request_job(ref.name, ref.version)
+    note(f"job {job['id']} queued for {job['name']}@{job['version']} ({job['accelerator']})")
+    deadline = time.monotonic() + (job["timeout_s"] or 3600) * 3 + 600
+    state, shown = None, 0
+    while True:
+        job = api.get_job(job["id"])
+        if job["state"] != state:
+            state = job["state"]
+            note(f"job {job['id']}: {state}" + (f" (attempt {job['attempt']}, {job['worker']} on {job['hardware']})"
+                                                 if job["worker"] else ""))
+        for line in job["log"][shown:].splitlines():
+            note(f"  | {line}")
+        shown = len(job["log"])
+        if state in JOB_END_STATES:
+            break
+        if time.monotonic() > deadline:
+            raise EvaluationFailed(f"job {job['id']} did not finish in time; it stays queued: "
+                                   f"follow it with the API at /api/v1/jobs/{job['id']}", code="JOB_TIMEOUT")
+        time.sleep(1)
+    if state == JobState.ERROR:
+        raise EvaluationFailed(f"job {job['id']} could not complete: {job['failure']}", code="JOB_ERROR",
+                               details={"job": job})
+    recorded = next(v for v in api.verifications(job["name"], job["digest"]) if v["id"] == job["verification_id"])
+    return {**recorded["report"], "submitted": {"id": recorded["id"], "role": recorded["role"],
+                                                "signature_status": recorded["signature_status"]},
+            "job": job["id"]}
+
+
+def _print_report(report: dict) -> None:
+    environment = report["environment"]
+    click.echo(f"{report['name']}@{report['version']}  {report['digest']}")
+    click.echo(f"sandbox: {report['sandbox']}; accelerator asked {environment['accelerator_requested']}, used "
+               f"{environment['accelerator_used']}; python {environment['python']}; {environment['cpu']}")
+    for run in report["runs"]:
+        click.echo(f"run seed {run['seed']}: exit {run['exit_code']}, {run['wall_time_s']:.2f} s"
+                   + (" (timed out)" if run["timed_out"] else ""))
+    if report["claims"]:
+        rows = [[v["metric"], v["dataset"], f"{v['claimed']:g}",
+                 "-" if v["measured"] is None else f"{v['measured']:.6g}", v["rule"], v["verdict"].upper()]
+                for v in report["claims"]]
+        click.echo(table(rows, ["claim", "dataset", "claimed", "measured", "rule", "verdict"]))
+    if report["failure"]:
+        click.echo(f"evaluation failed: {report['failure']}")
+        failed = next((run for run in reversed(report["runs"]) if run["stderr_tail"]), None)
+        if failed:
+            click.echo("last lines of its stderr:\n  " + "\n  ".join(failed["stderr_tail"].splitlines()[-10:]))
+    click.echo(f"outcome: {report['outcome']}")
+    if "submitted" in report:
+        click.echo(f"recorded as verification {report['submitted']['id']} ({report['submitted']['role']}, "
+                   f"signature {report['submitted']['signature_status']})")
