@@ -2,8 +2,9 @@
 
 import math
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, validate, validates_schema
 
+from reproreg_schemas.messages import Schema
 from reproreg_schemas.names import validate_multi_line, validate_one_line
 
 TOLERANCE_KINDS = ("abs", "rel", "min", "max")
@@ -41,11 +42,28 @@ class ToleranceSchema(Schema):
             )
 
 
+class ToleranceField(fields.Nested):
+    """A claim's tolerance: a mapping with one of abs, rel, min or max. A bare number is ambiguous (absolute?
+    relative? a bound?), so it is refused with the form it most likely meant."""
+
+    def __init__(self, **kwargs):
+        super().__init__(ToleranceSchema, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            raise ValidationError(
+                f"a bare number is not a tolerance: write {{abs: {value}}} for ± {value}, or {{rel: {value}}} "
+                f"(relative), {{min: {value}}} or {{max: {value}}} (one-sided bounds)")
+        if not isinstance(value, dict):
+            raise ValidationError("must be a mapping with one of abs, rel, min or max, e.g. {abs: 0.003}")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class ClaimSchema(Schema):
     metric = fields.String(required=True, validate=[validate.Length(min=1, max=200), validate_one_line])
     value = FiniteFloat(required=True)
     dataset = fields.String(required=True, validate=[validate.Length(min=1, max=300), validate_one_line])
-    tolerance = fields.Nested(ToleranceSchema, required=True)
+    tolerance = ToleranceField(required=True)
     std = FiniteFloat(load_default=None, allow_none=True, validate=validate.Range(min=0))
     n_runs = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1))
     description = fields.String(load_default=None, allow_none=True,

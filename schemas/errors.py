@@ -4,7 +4,9 @@ The server renders ``{"error": {"code", "message", "details"}}`` with the status
 back to an exception and an exit code (see ``client/errors.py``).
 """
 
-from marshmallow import Schema, fields
+from marshmallow import fields
+
+from reproreg_schemas.messages import Schema
 
 #: code -> HTTP status
 ERROR_CODES: dict[str, int] = {

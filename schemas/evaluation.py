@@ -2,8 +2,9 @@
 
 import string
 
-from marshmallow import Schema, ValidationError, fields, validate, validates
+from marshmallow import ValidationError, fields, validate, validates
 
+from reproreg_schemas.messages import Schema
 from reproreg_schemas.names import validate_one_line
 from reproreg_schemas.vocabulary import Accelerator, values
 

@@ -103,6 +103,27 @@ validate_venue_slug = _PatternValidator(VENUE_SLUG_RE, lambda value: f"venue {va
                                                                      "neurips-2026 (lowercase letters, digits and "
                                                                      "'-', at most 63)")
 
+#: the reference to an artifact's newest version that is not yanked (releases before pre-releases)
+LATEST = "latest"
+DIGEST_PREFIX = "sha256:"
+
+
+def malformed_digest_message(value: str) -> str:
+    return (f"malformed digest {value!r}: a digest is 'sha256:' followed by 64 lowercase hex digits, as push, "
+            "pull and show print it")
+
+
+def validate_version_reference(value: str) -> None:
+    """What may follow ``NAME@``: a semantic version (1.0.0), a digest (sha256:<64 hex>) or ``latest``. Anything
+    that starts like a digest and is not one is a malformed digest, never an unknown version."""
+    if value == LATEST:
+        return
+    if isinstance(value, str) and value.lower().startswith(DIGEST_PREFIX):
+        if not DIGEST_RE.fullmatch(value):
+            raise ValidationError(malformed_digest_message(value))
+        return
+    validate_semver(value)
+
 
 def semver_key(value: str) -> tuple:
     """Sort key following semver precedence (build metadata ignored, pre-releases before releases)."""

@@ -10,8 +10,9 @@ import re
 from datetime import datetime, timedelta
 
 import rfc8785
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import ValidationError, fields, validate
 
+from reproreg_schemas.messages import Schema
 from reproreg_schemas.names import validate_digest, validate_full_name, validate_one_line
 from reproreg_schemas.vocabulary import ChecklistState, Outcome, ReproducedState, Verdict, VerifierRole, values
 

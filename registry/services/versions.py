@@ -8,7 +8,10 @@ from sqlalchemy.orm import Session
 from reproreg import urls
 from reproreg.errors import RegistryError
 from reproreg.models import Artifact, Version, VersionFile
-from reproreg_schemas.names import DIGEST_RE, semver_key
+from reproreg_schemas.names import DIGEST_PREFIX, DIGEST_RE, LATEST, malformed_digest_message, semver_key
+
+#: how many of the existing versions a "has no version" answer names
+VERSIONS_NAMED = 5
 
 
 def versions_of(session: Session, artifact: Artifact) -> list[Version]:
@@ -25,16 +28,32 @@ def latest_version(session: Session, artifact: Artifact) -> Version | None:
 
 def resolve_version(session: Session, artifact: Artifact, reference: str | None) -> Version:
     """``reference`` is a version number, ``sha256:<digest>``, or None / "latest"."""
-    if reference in (None, "", "latest"):
+    if reference in (None, "", LATEST):
         row = latest_version(session, artifact)
-    elif DIGEST_RE.match(reference):
+    elif reference.lower().startswith(DIGEST_PREFIX):
+        if not DIGEST_RE.fullmatch(reference):
+            raise RegistryError("INVALID_DIGEST", malformed_digest_message(reference), reference=reference)
         row = session.scalar(select(Version).where(Version.artifact_id == artifact.id, Version.digest == reference))
     else:
         row = session.scalar(select(Version).where(Version.artifact_id == artifact.id, Version.version == reference))
     if row is None:
-        what = "no published version" if reference in (None, "", "latest") else f"no version {reference!r}"
-        raise RegistryError("NOT_FOUND", f"{artifact.full_name} has {what}", name=artifact.full_name)
+        raise _no_such_version(session, artifact, reference)
     return row
+
+
+def _no_such_version(session: Session, artifact: Artifact, reference: str | None) -> RegistryError:
+    """NOT_FOUND that names the versions there are (newest first, a few), so the next try can be the right one."""
+    existing = [row.version for row in versions_of(session, artifact)]
+    if reference in (None, "", LATEST):
+        what = "no published version that is not yanked" if existing else "no published version"
+    else:
+        what = f"no version {reference!r}"
+    if existing:
+        shown = ", ".join(existing[:VERSIONS_NAMED]) + (f" and {len(existing) - VERSIONS_NAMED} more"
+                                                       if len(existing) > VERSIONS_NAMED else "")
+        what += f"; its versions are {shown}"
+    return RegistryError("NOT_FOUND", f"{artifact.full_name} has {what}", name=artifact.full_name,
+                         versions=existing[:VERSIONS_NAMED])
 
 
 def artifact_holds_blob(session: Session, artifact: Artifact, digest: str) -> bool:

@@ -11,3 +11,47 @@ from reproreg_schemas.claims import tolerance_text
 ])
 def test_a_tolerance_reads_the_same_everywhere(claim, text):
     assert tolerance_text(claim) == text
+
+
+def claim_problems(claim: dict) -> dict:
+    from marshmallow import ValidationError
+
+    from reproreg_schemas.claims import ClaimSchema
+
+    with pytest.raises(ValidationError) as refused:
+        ClaimSchema().load(claim)
+    return refused.value.messages
+
+
+CLAIM = {"metric": "top1", "value": 0.953, "dataset": "cifar10/test"}
+
+
+@pytest.mark.parametrize("bound", [0.01, 3])
+def test_a_bare_number_as_tolerance_says_which_forms_are_expected(bound):
+    (message,) = claim_problems({**CLAIM, "tolerance": bound})["tolerance"]
+    assert f"{{abs: {bound}}}" in message
+    assert all(f"{{{kind}: {bound}}}" in message for kind in ("rel", "min", "max"))
+
+
+@pytest.mark.parametrize("tolerance", ["0.01", [0.01], True])
+def test_a_tolerance_that_is_no_mapping_shows_the_form(tolerance):
+    (message,) = claim_problems({**CLAIM, "tolerance": tolerance})["tolerance"]
+    assert "one of abs, rel, min or max" in message and "{abs: 0.003}" in message
+
+
+def test_a_claim_is_refused_in_the_registrys_words():
+    from reproreg_schemas.messages import LIBRARY_DEFAULTS
+
+    problems = claim_problems({"metric": 7, "value": "high", "dataset": "", "tolerance": {"abs": -1},
+                               "n_runs": 1.5, "seeds": 3})
+    assert problems == {
+        "metric": ["must be text (a string)"],
+        "value": ["must be a number"],
+        "dataset": ["must have 1 to 300 characters"],
+        "tolerance": {"abs": ["must be at least 0"]},
+        "n_runs": ["must be a whole number"],
+        "seeds": ["is not a field the registry knows; check its spelling and where it is nested"],
+    }
+    assert claim_problems({})["metric"] == ["is required"]
+    flat = str(problems) + str(claim_problems({})) + str(claim_problems({**CLAIM, "tolerance": {"abs": None}}))
+    assert not [default for default in LIBRARY_DEFAULTS if default in flat]

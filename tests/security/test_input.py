@@ -256,3 +256,63 @@ def test_regctl_refuses_bidi_and_c1_characters_before_uploading(tmp_path, where)
     result = _regctl("push", folder)
     assert result.returncode == 4, result.stderr
     assert "nothing was uploaded" in result.stderr
+
+
+# --- references and refusals in the registry's words ---------------------------------------------------------------
+
+@pytest.mark.parametrize("reference", ["sha256:abc", "sha256:" + "A" * 64, "sha256:" + "0" * 63, "SHA256:" + "0" * 64,
+                                       "sha256:" + "0" * 64 + "00"])
+def test_a_malformed_digest_is_called_one_and_never_an_unknown_version(http, make_user, reference):
+    _, alice = make_user("alice")
+    assert publish(http, alice, FILES).status_code == 201
+    for path in (f"/api/v1/artifacts/alice/resnet/versions/{reference}",
+                 f"/api/v1/artifacts/alice/resnet/versions/{reference}/badges",
+                 f"/api/v1/artifacts/alice/resnet/versions/{reference}/verifications"):
+        response = http.get(path)
+        assert response.status_code == 400, (path, response.status_code)
+        error = response.json["error"]
+        assert error["code"] == "INVALID_DIGEST" and error["message"].startswith(f"malformed digest {reference!r}")
+
+
+def test_an_unknown_version_names_the_versions_there_are_newest_first(http, make_user):
+    _, alice = make_user("alice")
+    for version in ("0.9.0", "1.0.0", "1.0.1", "1.1.0-rc.1", "1.1.0", "2.0.0", "10.0.0"):
+        assert publish(http, alice, FILES, version=version).status_code == 201, version
+    response = http.get("/api/v1/artifacts/alice/resnet/versions/3.0.0")
+    assert response.status_code == 404
+    assert response.json["error"]["message"] == ("alice/resnet has no version '3.0.0'; its versions are 10.0.0, 2.0.0, "
+                                                 "1.1.0, 1.1.0-rc.1, 1.0.1 and 2 more")
+    assert response.json["error"]["details"]["versions"] == ["10.0.0", "2.0.0", "1.1.0", "1.1.0-rc.1", "1.0.1"]
+    latest = http.get("/api/v1/artifacts/alice/resnet/versions/latest")
+    assert latest.status_code == 200 and latest.json["version"] == "10.0.0"
+
+
+def test_a_claim_is_refused_in_the_registrys_words_on_the_api(http, make_user):
+    from reproreg_schemas.messages import LIBRARY_DEFAULTS
+
+    _, alice = make_user("alice")
+    manifest = manifest_for(FILES)
+    manifest["claims"][0]["tolerance"] = 0.01
+    manifest["claims"][1].update({"value": "high", "seeds": [0, 1], "metric": 5})
+    for data in FILES.values():
+        upload(http, alice, data)
+    response = http.put("/api/v1/artifacts/alice/resnet/versions/1.0.0", json={"manifest": manifest}, headers=alice)
+    assert response.status_code == 422
+    problems = response.json["error"]["details"]["problems"]
+    assert "{abs: 0.01}" in problems["claims[0].tolerance"][0]
+    assert problems["claims[1].value"] == ["must be a number"]
+    assert problems["claims[1].metric"] == ["must be text (a string)"]
+    assert problems["claims[1].seeds"] == ["is not a field the registry knows; check its spelling and where it is "
+                                           "nested"]
+    assert not [m for messages in problems.values() for m in messages if m in LIBRARY_DEFAULTS]
+
+
+def test_regctl_says_what_a_bare_number_tolerance_should_be_before_uploading(tmp_path):
+    project = make_project(tmp_path / "p")
+    document = author_file()
+    document["claims"][0]["tolerance"] = 0.01
+    write_author_file(project, document)
+    with pytest.raises(InvalidProjectError) as refused:
+        load_project(project)
+    (message,) = refused.value.details["problems"]["claims[0].tolerance"]
+    assert "{abs: 0.01}" in message and "{rel: 0.01}" in message
