@@ -1,6 +1,6 @@
 import pytest
 
-from reproreg_schemas.verdicts import judge, judge_claim, outcome, runs_for
+from reproreg_schemas.verdicts import judge, judge_claim, outcome, run_values, runs_for, verdict_text
 from reproreg_schemas.vocabulary import Verdict
 
 
@@ -70,3 +70,33 @@ def test_outcome_and_seeded_runs():
     assert runs_for(claims, "python e.py --out {metrics}") == 1
     verdicts = judge(claims, [{"acc": 0.9}] * 5)
     assert [v["runs"] for v in verdicts] == [5, 5]
+
+
+def test_rules_write_their_numbers_exactly():
+    result = judge_claim(claim({"abs": 0}, value=22713728), [22713727])
+    assert result["verdict"] == Verdict.FAILED and result["measured"] == 22713727
+    assert result["rule"] == "|measured − claimed| ≤ 0 (abs 0)"
+    assert judge_claim(claim({"abs": 0.0001234567891}), [0.9])["rule"] == \
+        "|measured − claimed| ≤ 0.0001234567891 (abs 0.0001234567891)"
+    # a derived bound without floating-point noise: 2 % of 0.9 is 0.018, not 0.018000000000000002
+    assert judge_claim(claim({"rel": 0.02}), [0.9])["rule"] == "|measured − claimed| ≤ 0.018 (rel 0.02)"
+    assert judge_claim(claim({"min": 0.8500000001}), [0.9])["rule"] == "measured ≥ 0.8500000001"
+
+
+def test_the_mean_of_runs_is_exact():
+    assert judge_claim(claim({"abs": 0}, value=0.95), [0.95, 0.95, 0.95])["measured"] == 0.95
+    assert judge_claim(claim({"abs": 0.01}), [0.21, 0.22, 0.23])["measured"] == 0.22
+
+
+def test_verdict_text_names_the_rule_and_each_runs_value():
+    claims = [claim({"abs": 0.05}, std=0.01, n_runs=3), {**claim({"max": 1.0}), "metric": "loss"}]
+    runs = [{"acc": 0.91, "loss": 0.5}, {"acc": 0.92, "loss": 0.5}, {"acc": 0.93, "loss": 0.5}]
+    acc, loss = judge(claims, runs)
+    report_runs = [{"seed": seed, "metrics": metrics} for seed, metrics in enumerate(runs)]
+    assert verdict_text(acc, report_runs) == ("held: |mean of 3 runs − claimed| ≤ 0.05 (abs 0.05); "
+                                              "mean of 3 runs: 0.91, 0.92, 0.93")
+    assert run_values(loss, report_runs) == [0.5, 0.5, 0.5]
+    single = judge_claim(claim({"abs": 0.05}), [0.91])
+    assert verdict_text(single, report_runs[:1]) == "held: |measured − claimed| ≤ 0.05 (abs 0.05)"
+    missing = judge_claim(claim({"abs": 0.05}), [])
+    assert run_values(missing, report_runs) == [] and verdict_text(missing).startswith("missing: ")
