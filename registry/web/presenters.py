@@ -1,19 +1,50 @@
 """Shaping data for the templates (no HTTP, no database)."""
 
+import json
+
 from reproreg_schemas.claims import tolerance_text
-from reproreg_schemas.vocabulary import Outcome
+from reproreg_schemas.verdicts import rule_text, run_values
+from reproreg_schemas.vocabulary import Outcome, VerifierRole
 
 MAX_VERIFICATION_COLUMNS = 4
 
 
-def claims_table(claims: list[dict], history: list[dict]) -> dict:
-    """One row per claim; one column per verification (newest first) with its measured value and verdict."""
-    columns = history[:MAX_VERIFICATION_COLUMNS]
+def order_verifications(history: list[dict]) -> list[dict]:
+    """Trusted verifications first, then community reports, the author's own runs last; newest first in each."""
+    rank = {True: 0, False: 1}
+    newest_first = sorted(history, key=lambda v: (v["created_at"], v["id"]), reverse=True)
+    return sorted(newest_first, key=lambda v: (rank[bool(v["trusted"])], v["role"] == VerifierRole.AUTHOR))
+
+
+def split_by_trust(history: list[dict]) -> tuple[list[dict], list[dict], list[dict]]:
+    """(trusted verifications, community reports, the author's own runs), each newest first: only the first
+    earn badges."""
+    ordered = order_verifications(history)
+    trusted = [v for v in ordered if v["trusted"]]
+    authors = [v for v in ordered if not v["trusted"] and v["role"] == VerifierRole.AUTHOR]
+    community = [v for v in ordered if not v["trusted"] and v["role"] != VerifierRole.AUTHOR]
+    return trusted, community, authors
+
+
+def with_verdicts(verification: dict) -> dict:
+    """A verification document with each claim's verdict written out: measured value (exact), verdict, and
+    the rule with the per-run values when it was measured over several runs."""
+    runs = (verification.get("report") or {}).get("runs") or []
+    verdicts = [{"metric": v["metric"], "dataset": v["dataset"], "claimed": v["claimed"],
+                 "measured": v["measured"], "runs": run_values(v, runs), "verdict": v["verdict"],
+                 "rule": rule_text(v, runs)} for v in verification["claims"]]
+    return {**verification, "verdicts": verdicts}
+
+
+def claims_table(claims: list[dict], trusted: list[dict]) -> dict:
+    """One row per claim; one column per trusted verification (newest first) with its measured value, verdict
+    and rule. Community reports and the author's own runs, which never earn a badge, are listed below it."""
+    columns = [with_verdicts(v) for v in order_verifications(trusted)[:MAX_VERIFICATION_COLUMNS]]
     rows = []
     for claim in claims:
         cells = []
         for verification in columns:
-            verdict = next((v for v in verification["claims"]
+            verdict = next((v for v in verification["verdicts"]
                             if v["metric"] == claim["metric"] and v["dataset"] == claim["dataset"]), None)
             cells.append({"measured": None if verdict is None else verdict["measured"],
                           "verdict": "not run" if verdict is None else verdict["verdict"],
@@ -21,12 +52,6 @@ def claims_table(claims: list[dict], history: list[dict]) -> dict:
         rows.append({"metric": claim["metric"], "dataset": claim["dataset"], "claimed": claim["value"],
                      "tolerance": tolerance_text(claim), "cells": cells})
     return {"columns": columns, "rows": rows}
-
-
-def split_by_trust(history: list[dict]) -> tuple[list[dict], list[dict]]:
-    """(trusted verifications, other reports): only the first earn badges; the others are community reports and
-    the author's own runs."""
-    return [v for v in history if v["trusted"]], [v for v in history if not v["trusted"]]
 
 
 def community_summary(counts: dict) -> str:
@@ -42,19 +67,75 @@ def pull_command(base_url: str, name: str, version: str) -> str:
     return f"REGCTL_URL={base_url} regctl pull {name}@{version}"
 
 
-def training_rows(config, prefix: str = "") -> list[tuple[str, str]]:
-    """A parsed training config flattened to (dotted key, value) rows."""
+def config_format(path: str | None, text: str | None) -> str:
+    """"json" for a training config written in JSON (by its name, or its text when the name says nothing),
+    else "yaml"."""
+    if path and path.lower().endswith(".json"):
+        return "json"
+    if path and path.lower().endswith((".yaml", ".yml")):
+        return "yaml"
+    if text is not None and text.lstrip()[:1] in ("{", "["):
+        try:
+            json.loads(text)
+            return "json"
+        except ValueError:
+            return "yaml"
+    return "yaml"
+
+
+def training_view(config, path: str | None, text: str | None) -> dict:
+    """A parsed training config rendered in the language it was written in: its (dotted key, value) rows with
+    values spelled as JSON or YAML, the whole config pretty-printed (JSON) or as published (YAML), and the
+    verbatim text when that differs from what is shown."""
+    kind = config_format(path, text)
+    if kind == "json" and text is not None:
+        try:  # JSON's own reading of it: YAML would take 1e-08 for text
+            config = json.loads(text)
+        except (ValueError, RecursionError):
+            pass
+    scalar = _json_value if kind == "json" else _yaml_value
+    rows = training_rows(config, scalar=scalar)
+    if kind == "json" and config is not None:
+        pretty = json.dumps(config, indent=2, ensure_ascii=False)
+    else:
+        pretty = text
+    return {"format": kind, "rows": rows, "pretty": pretty,
+            "verbatim": text if text is not None and pretty is not None and text.strip() != pretty.strip() else None}
+
+
+def training_rows(config, prefix: str = "", scalar=None) -> list[tuple[str, str]]:
+    """A parsed training config flattened to (dotted key, value) rows; ``scalar`` spells a value (YAML's
+    spelling by default)."""
+    scalar = scalar or _yaml_value
     if isinstance(config, dict):
         rows = []
         for key, value in config.items():
-            rows.extend(training_rows(value, f"{prefix}.{key}" if prefix else str(key)))
+            rows.extend(training_rows(value, f"{prefix}.{key}" if prefix else str(key), scalar))
         return rows
     if isinstance(config, list) and any(isinstance(item, (dict, list)) for item in config):
         rows = []
         for index, value in enumerate(config):
-            rows.extend(training_rows(value, f"{prefix}[{index}]"))
+            rows.extend(training_rows(value, f"{prefix}[{index}]", scalar))
         return rows
     if config is None and not prefix:
         return []
-    return [(prefix or "(value)", str(config))]
+    return [(prefix or "(value)", scalar(config))]
 
+
+def _json_value(value) -> str:
+    """A value as JSON writes it (``true``, ``null``, ``"text"``, ``[1, 2]``), numbers exactly (3.0 stays 3.0)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _yaml_value(value) -> str:
+    """A value as YAML writes it: ``true``, ``null``, numbers exactly (shortest round trip, 3.0 stays 3.0), text
+    as it is, lists in flow style."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_yaml_value(item) for item in value) + "]"
+    return str(value)

@@ -17,7 +17,15 @@ from reproreg.services.badges import badge_states
 from reproreg.services.verifications import verification_document, verifications_of
 from reproreg.services.versions import artifact_document, resolve_version, training_config_text
 from reproreg.web import badges
-from reproreg.web.presenters import claims_table, community_summary, pull_command, split_by_trust, training_rows
+from reproreg.web.presenters import (
+    claims_table,
+    community_summary,
+    pull_command,
+    split_by_trust,
+    training_view,
+    with_verdicts,
+)
+from reproreg_schemas.units import exact_number
 from reproreg_schemas.vocabulary import BadgeKind, ChecklistState, ReproducedState, values
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/-/static")
@@ -27,6 +35,8 @@ BADGE_CACHE_SECONDS = 300
 # the badge states the templates compare with
 bp.add_app_template_global(ReproducedState, "ReproducedState")
 bp.add_app_template_global(ChecklistState, "ChecklistState")
+# claimed and measured values, written so that they read back as the same numbers (never rounded)
+bp.add_app_template_filter(exact_number, "exact")
 
 
 def public_base() -> str:
@@ -89,16 +99,19 @@ def version_page(namespace, name, reference):
     except RegistryError:
         abort(404)
     manifest = json.loads(version.manifest)
-    history, others = split_by_trust([verification_document(v) for v in reversed(verifications_of(session, version))])
+    recorded = [verification_document(v) for v in verifications_of(session, version)]
+    trusted, community, authors = (list(map(with_verdicts, group)) for group in split_by_trust(recorded))
     states = badge_states(ctx, session, version)
     base = public_base()
     return render_template(
         "version.html", version=version, manifest=manifest, states=states,
-        history=history, others=others, community=community_summary(states["community"]),
-        claims=claims_table(manifest["claims"], history),
+        history=trusted, community_reports=community, authors_runs=authors,
+        community=community_summary(states["community"]),
+        claims=claims_table(manifest.get("claims") or [], trusted),
         pull=pull_command(base, artifact.full_name, version.version),
-        training=training_rows(version.training_config), checklist=_checklist(version),
-        training_text=training_config_text(ctx.blobs, ctx.settings, version),
+        training=training_view(version.training_config, (version.training or {}).get("config"),
+                               training_config_text(ctx.blobs, ctx.settings, version)),
+        checklist=_checklist(version),
         badge_src=url_for("web.version_badge", namespace=namespace, name=name, version=version.version,
                           ext="svg"),
         badge_url=urls.badge_url(base, artifact.full_name, version.version))
@@ -175,10 +188,28 @@ def _states_or_none(full_name, reference):
         return None
 
 
-def _badge_response(states, ext):
+def _badge_kind(ext):
+    """The ``kind`` asked for (combined when absent); an unknown one is refused with a 400 naming the kinds."""
     kind = request.args.get("kind", "")
-    kind = BadgeKind(kind) if kind in values(BadgeKind) else BadgeKind.COMBINED
-    view = badges.badge(states, kind)
+    if kind in ("", *values(BadgeKind)):
+        return BadgeKind(kind or BadgeKind.COMBINED), None
+    message = f"unknown badge kind {kind[:100]!r}: kind must be one of {', '.join(values(BadgeKind))}"
+    if ext == "json":
+        refusal = current_app.response_class(json.dumps({"error": {
+            "code": "BAD_REQUEST", "message": message,
+            "details": {"problems": {"kind": [f"must be one of {', '.join(values(BadgeKind))}"]}}}}),
+            status=400, mimetype="application/json")
+    else:
+        refusal = Response(message + "\n", status=400, mimetype="text/plain")
+    refusal.headers["Cache-Control"] = "no-store"
+    return None, refusal
+
+
+def _badge_response(full_name, reference, ext):
+    kind, refusal = _badge_kind(ext)
+    if refusal is not None:
+        return refusal
+    view = badges.badge(_states_or_none(full_name, reference), kind)
     if ext == "svg":
         body, mimetype = badges.svg(view), "image/svg+xml"
     else:
@@ -192,12 +223,12 @@ def _badge_response(states, ext):
 
 @bp.get("/badges/<namespace>/<name>.<any(svg, json):ext>")
 def latest_badge(namespace, name, ext):
-    return _badge_response(_states_or_none(f"{namespace}/{name}", None), ext)
+    return _badge_response(f"{namespace}/{name}", None, ext)
 
 
 @bp.get("/badges/<namespace>/<name>/<version>.<any(svg, json):ext>")
 def version_badge(namespace, name, version, ext):
-    return _badge_response(_states_or_none(f"{namespace}/{name}", version), ext)
+    return _badge_response(f"{namespace}/{name}", version, ext)
 
 
 # --- API documentation ------------------------------------------------------------------------------------

@@ -1,16 +1,20 @@
 """Pages, badges and venue exports through the app, on both databases."""
 
 import csv
+import html
 import io
 import json
 import re
+import secrets
 import xml.etree.ElementTree as ElementTree
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from regctl.output import badge_snippets
 from reproreg.config import Settings
 from reproreg.unit_of_work import unit_of_work
+from reproreg_schemas.verdicts import judge, outcome
 from reproreg_schemas.vocabulary import BadgeKind
 from tests.factories import author_file
 from tests.registry.helpers import FILES, publish
@@ -122,6 +126,103 @@ def test_the_version_page_shows_the_record(http, entries):
         assert text in page, text
     assert "<script" not in page and "http://cdn" not in page
     assert "lr: 0.1\nepochs: 3" in page  # the training config verbatim, next to its rendered form
+
+
+@pytest.mark.parametrize("path", ["/badges/alice/public-model.json?kind=bogus",
+                                  "/badges/alice/public-model/1.0.0.json?kind=Reproduced",
+                                  "/badges/alice/nothing.json?kind=bogus"])
+def test_an_unknown_badge_kind_is_a_400_naming_the_kinds(http, entries, path):
+    response = http.get(path)
+    assert response.status_code == 400 and response.mimetype == "application/json"
+    error = response.json["error"]
+    assert error["code"] == "BAD_REQUEST"
+    assert "available, functional, reproduced, checklist" in error["message"]
+    image = http.get(path.replace(".json", ".svg"))
+    assert image.status_code == 400 and "kind must be one of combined, available" in image.get_data(as_text=True)
+    assert http.get(path.split("?")[0] + "?kind=").status_code == 200  # empty: the combined badge
+
+
+SPREAD = [{"metric": "params", "value": 22713728, "dataset": "model", "tolerance": {"abs": 0}},
+          {"metric": "acc", "value": 0.92, "dataset": "d/test", "tolerance": {"abs": 0.005}, "std": 0.01,
+           "n_runs": 3}]
+
+
+def record_verification(app, name: str, verifier: str, role: str, runs: list[dict], age_minutes: int) -> None:
+    """A verification of ``name`` 1.0.0 as the registry records it (the signature checks are tested elsewhere)."""
+    from reproreg.models import Artifact, Namespace, SigningKey, User, Verification, Version
+
+    namespace, artifact = name.split("/")
+    verdicts = judge(SPREAD, runs)
+    report = {"name": name, "version": "1.0.0", "claims": verdicts, "environment": {"python": "3.12"},
+              "runs": [{"seed": seed, "exit_code": 0, "timed_out": False, "wall_time_s": 1.0, "stdout_tail": "",
+                        "stderr_tail": "", "metrics": metrics} for seed, metrics in enumerate(runs)]}
+    with unit_of_work(app.extensions["registry"].sessions) as session:
+        user = session.query(User).filter(User.name == verifier).one()
+        version = (session.query(Version).join(Artifact).join(Namespace)
+                   .filter(Namespace.name == namespace, Artifact.name == artifact, Version.version == "1.0.0").one())
+        key = SigningKey(id=secrets.token_hex(8), user_id=user.id, public_key=secrets.token_hex(16))
+        session.add(key)
+        session.add(Verification(
+            version_id=version.id, verifier_id=user.id, role=role, key_id=key.id, signature=secrets.token_hex(32),
+            nonce=secrets.token_hex(16), digest=version.digest, outcome=outcome(verdicts), sandbox="bubblewrap",
+            hardware=f"CPU: {verifier}'s machine", accelerator_used="cpu", report=report,
+            created_at=datetime.now(UTC) - timedelta(minutes=age_minutes)))
+
+
+def test_the_version_page_shows_numbers_exactly_with_each_verdicts_rule_in_its_text(app, http, entries,
+                                                                                   make_user):
+    alice, _ = entries
+    make_user("rev")
+    assert publish(http, alice, FILES, name="alice/counted", claims=SPREAD).status_code == 201
+    runs = [{"params": 22713727, "acc": 0.91}, {"params": 22713727, "acc": 0.92}, {"params": 22713727, "acc": 0.93}]
+    record_verification(app, "alice/counted", "rev", "reviewer", runs, age_minutes=5)
+    page = html.unescape(http.get("/alice/counted/1.0.0").get_data(as_text=True))
+    claims = page[page.index('<table class="claims">'):page.index("</table>", page.index('<table class="claims">'))]
+    assert "22713728" in claims and "22713727" in claims and "e+07" not in page
+    visible = re.sub(r'title="[^"]*"', "", claims)  # the rule is in the text, not only in a tooltip
+    assert "failed: |mean of 3 runs − claimed| ≤ 0 (abs 0)" in visible
+    assert "held: |mean of 3 runs − claimed| ≤ 0.0163299316186 (2·std·√(2/n), std 0.01, n 3); " \
+           "mean of 3 runs: 0.91, 0.92, 0.93" in visible
+    assert "0.92" in claims and "0.9199999999999999" not in page
+
+
+def test_the_version_page_lists_trusted_verifications_then_community_reports_then_the_authors(app, http, entries,
+                                                                                               make_user):
+    alice, _ = entries
+    for name in ("rev", "carol", "worker"):
+        make_user(name)
+    assert publish(http, alice, FILES, name="alice/counted", claims=SPREAD).status_code == 201
+    runs = [{"params": 22713728, "acc": 0.92}] * 3
+    # newest first in each group, whatever the order they came in
+    for verifier, role, age in (("alice", "author", 50), ("carol", "community", 1), ("rev", "reviewer", 40),
+                                ("worker", "reference-worker", 30)):
+        record_verification(app, "alice/counted", verifier, role, runs, age_minutes=age)
+    page = http.get("/alice/counted/1.0.0").get_data(as_text=True)
+    order = [page.index(f"by <strong>{name}</strong>") for name in ("worker", "rev", "carol", "alice")]
+    assert order == sorted(order)
+    assert page.index("by <strong>carol</strong>") > page.index('id="community"')
+    assert page.index("by <strong>alice</strong>") > page.index('id="authors-runs"')
+    claims_head = page[page.index('<table class="claims">'):page.index("</thead>")]
+    assert "worker" in claims_head and "rev" in claims_head and "carol" not in claims_head  # badges: trusted only
+
+
+def test_a_json_training_config_is_rendered_as_json_and_yaml_as_yaml(http, entries):
+    alice, _ = entries
+    config = b'{"lr":0.1,"amp":true,"warmup":null,"layers":[64,64],"optimizer":{"name":"adam","eps":1e-08}}'
+    files = {**{k: v for k, v in FILES.items() if k != "configs/train.yaml"}, "configs/train.json": config}
+    training = {**author_file()["training"], "config": "configs/train.json"}
+    assert publish(http, alice, files, name="alice/json-config", training=training).status_code == 201
+    page = html.unescape(http.get("/alice/json-config/1.0.0").get_data(as_text=True))
+    assert json.dumps(json.loads(config), indent=2) in page  # pretty-printed
+    assert config.decode() in page  # and exactly as published
+    rows = page[page.index('<table class="config json">'):]
+    assert "<code>amp</code></td><td><code>true</code>" in rows and "True" not in rows.split("</table>")[0]
+    assert "<code>warmup</code></td><td><code>null</code>" in rows
+    assert '<code>optimizer.name</code></td><td><code>"adam"</code>' in rows
+
+    yaml_page = html.unescape(http.get("/alice/public-model/1.0.0").get_data(as_text=True))
+    assert '<table class="config yaml">' in yaml_page and "lr: 0.1\nepochs: 3" in yaml_page
+    assert "<code>lr</code></td><td><code>0.1</code>" in yaml_page
 
 
 def test_search_filters_by_name_metric_venue_and_state(http, entries):
