@@ -19,6 +19,7 @@ from urllib.parse import quote
 import requests
 import urllib3
 
+from regctl.config import check_url
 from regctl.errors import ConnectionFailed, ServerError, UsageError, from_server
 from reproreg_schemas.api import MAX_DIGESTS_PER_QUERY
 
@@ -77,7 +78,7 @@ class Backoff:
 
 class ApiClient:
     def __init__(self, url: str, token: str | None = None):
-        self.url = url.rstrip("/")
+        self.url = check_url(url, "the registry address")
         self.token = token
         self._local = threading.local()
         self.reached = False  # whether the registry has answered once in this command
@@ -103,6 +104,9 @@ class ApiClient:
         while True:
             try:
                 response = self.http.request(method, f"{self.url}/api/v1{path}", **kwargs)
+            except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
+                    requests.exceptions.MissingSchema) as err:
+                raise UsageError(f"cannot send a request to {self.url}: {err}", code="INVALID_URL") from None
             except (requests.ConnectionError, requests.Timeout) as err:
                 if not self.reached or not (repeatable or _never_sent(err)):
                     raise self._unreachable(err) from None
@@ -198,6 +202,10 @@ class ApiClient:
     # --- keys and verifications ----------------------------------------------------------------------
     def key_challenge(self) -> dict:
         return self._json("POST", "/keys/challenge")
+
+    def list_keys(self) -> list[dict]:
+        """The caller's registered signing keys."""
+        return self._json("GET", "/keys")
 
     def register_key(self, public_key: str, name: str | None, challenge: str, signature: str) -> dict:
         return self._json("POST", "/keys", json={"public_key": public_key, "name": name, "challenge": challenge,

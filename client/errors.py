@@ -2,7 +2,8 @@
 
 Exit codes: 0 success; 1 a claim did not hold; 2 integrity failure (hash or size mismatch);
 3 the evaluation failed; 4 usage or invalid input; 5 cannot reach the registry; 6 not authorised;
-7 not found; 8 conflict (e.g. the version exists with other content); 9 the registry failed.
+7 not found; 8 conflict (e.g. the version exists with other content); 9 the registry failed (or regctl
+itself did, unexpectedly); 130 interrupted (Ctrl-C).
 """
 
 EXIT_OK = 0
@@ -15,6 +16,8 @@ EXIT_AUTH = 6
 EXIT_NOT_FOUND = 7
 EXIT_CONFLICT = 8
 EXIT_SERVER = 9
+#: 128 + SIGINT, as shells report a program ended by Ctrl-C
+EXIT_INTERRUPTED = 130
 
 
 class RegctlError(Exception):
@@ -61,6 +64,12 @@ class Conflict(RegctlError):
 
 class ServerError(RegctlError):
     exit_code = EXIT_SERVER
+
+
+class Interrupted(RegctlError):
+    """Ctrl-C: the command stopped where it was; what it had not finished is not visible (run it again)."""
+
+    exit_code = EXIT_INTERRUPTED
 
 
 class UploadOffsetMismatch(Conflict):

@@ -1,20 +1,20 @@
-"""regctl keys: the Ed25519 key that signs verification reports."""
+"""regctl keys: the Ed25519 keys that sign verification reports."""
 
 
 import click
 
 from regctl import keys
-from regctl.cli.common import api_client, handles_errors, json_option
+from regctl.cli.common import CommandGroup, api_client, handles_errors, json_option
 from regctl.config import load_config
-from regctl.output import emit_json
+from regctl.output import emit_json, table
 
 
-@click.group(name="keys")
+@click.group(name="keys", cls=CommandGroup)
 def keys_group():
-    """Your Ed25519 key for signing verification reports."""
+    """Your Ed25519 keys for signing verification reports."""
 
 
-@keys_group.command("create")
+@keys_group.command("create", short_help="Make a key, register its public half, keep the private one here.")
 @click.option("--name", default=None, help="A label for the key (e.g. the machine).")
 @json_option
 @handles_errors
@@ -25,3 +25,19 @@ def keys_create(name: str | None, as_json: bool):
         emit_json(created)
         return
     click.echo(f"key {created['key_id']} registered; private key in {created['path']} (readable by you only)")
+
+
+@keys_group.command("list", short_help="List the signing keys registered for your account.")
+@json_option
+@handles_errors
+def keys_list(as_json: bool):
+    """List the signing keys registered for your account on the registry (id, label, when registered)."""
+    registered = api_client(token_required=True).list_keys()
+    if as_json:
+        emit_json(registered)
+        return
+    if not registered:
+        click.echo("no signing keys registered: make one with 'regctl keys create'")
+        return
+    click.echo(table([[key["id"], key.get("name") or "", key.get("created_at") or "", key["public_key"]]
+                      for key in registered], ["id", "name", "registered", "public key"]))

@@ -3,17 +3,17 @@
 
 import click
 
-from regctl.cli.common import api_client, handles_errors, json_option
+from regctl.cli.common import CommandGroup, api_client, handles_errors, json_option
 from regctl.output import emit_json
 from reproreg_schemas.vocabulary import VenueRole, values
 
 
-@click.group(name="venue")
+@click.group(name="venue", cls=CommandGroup)
 def venue_group():
     """Venue committees (for chairs)."""
 
 
-@venue_group.command("add")
+@venue_group.command("add", short_help="Add a user to a venue's committee (you must chair it).")
 @click.argument("slug")
 @click.argument("user")
 @click.option("--role", type=click.Choice(values(VenueRole)), default=VenueRole.REVIEWER.value, show_default=True)

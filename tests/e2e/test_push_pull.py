@@ -304,3 +304,45 @@ def test_login_checks_the_token_and_saves_it_for_the_owner_only(live, regctl_as,
     project = make_project(tmp_path / "project", name="alice/resnet")
     pushed = subprocess.run([BIN / "regctl", "push", project], env=env, capture_output=True, text=True)
     assert pushed.returncode == 0, pushed.stderr
+
+
+def test_keys_list_shows_the_keys_registered_for_the_account(regctl_as):
+    alice = regctl_as("alice")
+    empty = alice("keys", "list")
+    assert empty.code == 0 and "no signing keys registered" in empty.stdout
+    created = alice("keys", "create", "--name", "laptop", "--json").json()
+    listed = alice("keys", "list", "--json")
+    assert listed.code == 0
+    assert [(key["id"], key["name"]) for key in listed.json()] == [(created["key_id"], "laptop")]
+    text = alice("keys", "list").stdout
+    assert created["key_id"] in text and "laptop" in text
+    assert regctl_as("bob")("keys", "list", "--json").json() == []  # another account's keys are its own
+
+
+def test_the_global_url_option_overrides_regctl_url_for_one_command(live, regctl_as, tmp_path):
+    alice = regctl_as("alice")
+    assert alice("push", make_project(tmp_path / "p", name="alice/resnet")).code == 0
+    alice.env["REGCTL_URL"] = "http://127.0.0.1:9"  # nothing listens there
+    assert alice("show", "alice/resnet").code == 5
+    shown = alice("--url", live.url, "show", "alice/resnet")
+    assert shown.code == 0 and "alice/resnet@1.0.0" in shown.stdout
+    pulled = alice("--url", live.url + "/", "pull", "alice/resnet", "-o", tmp_path / "out")
+    assert pulled.code == 0, pulled.stderr
+    bad = alice("--url", "127.0.0.1:8080", "show", "alice/resnet")
+    assert bad.code == 4 and bad.stderr.strip() == ("error: --url '127.0.0.1:8080' must start with http:// or "
+                                                     "https://, e.g. http://127.0.0.1:8080")
+
+
+def test_latest_and_digests_work_in_regctl_as_in_the_api(regctl_as, tmp_path):
+    alice = regctl_as("alice")
+    assert alice("push", make_project(tmp_path / "v1", name="alice/resnet", version="1.0.0")).code == 0
+    assert alice("push", make_project(tmp_path / "v2", name="alice/resnet", version="1.1.0", seed=1)).code == 0
+    latest = alice("show", "alice/resnet@latest", "--json")
+    assert latest.code == 0, latest.stderr
+    assert latest.json()["version"] == "1.1.0"
+    assert alice("pull", "alice/resnet@latest", "-o", tmp_path / "out").code == 0
+    missing = alice("show", "alice/resnet@2.0.0")
+    assert missing.code == 7
+    assert missing.stderr.strip() == "error: alice/resnet has no version '2.0.0'; its versions are 1.1.0, 1.0.0"
+    malformed = alice("show", "alice/resnet@sha256:12ab")
+    assert malformed.code == 4 and "malformed digest 'sha256:12ab'" in malformed.stderr
