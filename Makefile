@@ -1,8 +1,15 @@
 # Quick start: `make run` (the registry on the embedded default) and `make test` (the whole suite).
+#
+# `make run` serves on http://$(HOST):$(PORT)/, 127.0.0.1:8080 unless told otherwise:
+#     make run PORT=9000                # another port
+#     make run HOST=0.0.0.0 PORT=8080   # reachable from other machines (the demo token grants pushes: take care)
+# It keeps its state (SQLite database, blobs, the demo user's token in var/demo-token) under REGISTRY_VAR_DIR,
+# ./var by default; a restart reuses the demo token while it is valid, so an exported REGCTL_TOKEN keeps working.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# the address `make run` serves on
 PORT ?= 8080
 HOST ?= 127.0.0.1
 

@@ -293,21 +293,41 @@ def tokens_revoke(token_id: int):
 @click.option("--user", "name", default="demo", show_default=True)
 @click.option("--url", default="http://127.0.0.1:8080", show_default=True)
 def demo(name: str, url: str):
-    """Create a demo user (if absent) with a fresh token, and show how to try regctl."""
+    """Create a demo user (if absent) and show how to try regctl. Its token is kept in the var folder (next to the
+    blobs, readable by you only) and reused while it is valid, as 'registry serve --demo' does."""
     _demo_user(_settings(), name, url)
 
 
+#: where the demo user's token is kept between runs, beside the blob folder (./var by default)
+DEMO_TOKEN_FILE = "demo-token"
+DEMO_TOKEN_DESCRIPTION = "demo"
+
+
+def demo_token_path(settings: Settings) -> Path:
+    return settings.blob_dir.parent / DEMO_TOKEN_FILE
+
+
 def _demo_user(settings: Settings, name: str, url: str) -> str:
+    """The demo user's token: the one kept from an earlier run when it still belongs to ``name`` and is not
+    revoked, else a new one (then kept, readable by the owner only). Prints how to try regctl with it."""
     from sqlalchemy import select
 
     from reproreg.models import User
     from reproreg.services.auth import create_token, create_user
 
+    path = demo_token_path(settings)
     with _sessions(settings) as sessions, unit_of_work(sessions) as session:
         user = session.scalar(select(User).where(User.name == name)) or _run(lambda: create_user(session, name))
-        _, secret = create_token(session, user, "demo")
+        secret = _kept_token(session, path, user)
+        if secret is None:
+            _, secret = create_token(session, user, DEMO_TOKEN_DESCRIPTION)
+            fresh = True
+        else:
+            fresh = False
+    if fresh:  # kept only once its transaction committed
+        _keep_token(path, secret)
     click.echo(f"""
-Demo user '{name}' with a new token:
+Demo user '{name}' with {'a new token' if fresh else 'the token kept from the last run'} (kept in {path}):
 
     export REGCTL_URL={url}
     export REGCTL_TOKEN={secret}
@@ -315,15 +335,45 @@ Demo user '{name}' with a new token:
 Try it (evaluations run in your active environment, so activate the virtualenv first):
 
     . .venv/bin/activate
-    regctl show {name}/digits-logreg             # published and verified by a reference job
+    regctl show {name}/digits-logreg                    # published and verified by a reference job
     regctl push examples/iris-overclaimed
-    regctl verify {name}/iris-overclaimed        # re-runs the evaluation here: a claim fails, exit 1
-    regctl push examples/hello                   # a complete example artifact ({name}/hello)
-    regctl pull {name}/hello -o /tmp/hello
+    regctl verify {name}/iris-overclaimed               # runs the evaluation here: one claim fails, exit 1
+    regctl verify {name}/iris-overclaimed --remote      # the same, by the registry's reference worker
+    regctl pull {name}/digits-logreg -o /tmp/digits
 
 Pages: {url}/    API: {urls.api_url(url, '/docs')}
 """, err=True)
     return secret
+
+
+def _kept_token(session, path: Path, user) -> str | None:
+    """The token kept in ``path`` if it is still a valid token of ``user``."""
+    from reproreg.services.auth import authenticate
+
+    try:
+        secret = path.read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    try:
+        token = authenticate(session, f"Bearer {secret}") if secret else None
+    except RegistryError:  # malformed, unknown (another database) or revoked
+        return None
+    if token is None or token.user_id != user.id:
+        return None
+    path.chmod(0o600)  # kept for its owner only, even if the file was made otherwise
+    return secret
+
+
+def _keep_token(path: Path, secret: str) -> None:
+    """Write the token readable by its owner only (through a temp file and a rename)."""
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret + "\n")
+    os.replace(temp, path)
 
 
 @main.command()

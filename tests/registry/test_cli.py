@@ -80,3 +80,50 @@ def test_without_the_worker_package_the_commands_say_so(monkeypatch):
     monkeypatch.setattr("importlib.metadata.entry_points", lambda **selection: broken(**selection))
     with pytest.raises(click.ClickException, match="reproreg_worker_missing"):
         cli._worker("embedded")
+
+
+def test_the_demo_token_is_kept_for_its_owner_and_reused_across_restarts(settings, app, http, capsys):
+    import stat
+
+    from reproreg.services.auth import revoke_tokens_described
+    from reproreg.unit_of_work import unit_of_work
+
+    def whoami(token: str):
+        return http.get("/api/v1/whoami", headers={"Authorization": f"Bearer {token}"})
+
+    url = "http://127.0.0.1:8080"
+    first = cli._demo_user(settings, "demo", url)
+    kept = settings.blob_dir.parent / "demo-token"
+    assert kept.read_text().strip() == first and stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert f"export REGCTL_TOKEN={first}" in capsys.readouterr().err
+
+    assert cli._demo_user(settings, "demo", url) == first  # a restart: the same token, still valid
+    assert "the token kept from the last run" in capsys.readouterr().err
+    assert whoami(first).json["name"] == "demo"
+    with app.extensions["registry"].sessions() as session:
+        demo = session.scalar(select(User).where(User.name == "demo"))
+        assert session.scalar(select(func.count()).select_from(ApiToken).where(ApiToken.user_id == demo.id)) == 1
+
+    with unit_of_work(app.extensions["registry"].sessions) as session:  # revoked: a new one is made and kept
+        revoke_tokens_described(session, session.scalar(select(User).where(User.name == "demo")), "demo")
+    second = cli._demo_user(settings, "demo", url)
+    assert second != first and kept.read_text().strip() == second
+    assert whoami(first).status_code == 401 and whoami(second).json["name"] == "demo"
+
+    kept.write_text("rrt_" + "x" * 43 + "\n")  # a token of another database, or nonsense: replaced
+    kept.chmod(0o644)
+    third = cli._demo_user(settings, "demo", url)
+    assert third not in (first, second) and whoami(third).status_code == 200
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+
+    other = cli._demo_user(settings, "carol", url)  # another demo user never gets demo's token
+    assert other != third and whoami(other).json["name"] == "carol"
+
+
+def test_make_run_serves_where_port_and_host_say_and_documents_them():
+    root = BIN.parent.parent
+    makefile = (root / "Makefile").read_text()
+    assert "make run PORT=" in makefile and "HOST=" in makefile and "var/demo-token" in makefile
+    planned = subprocess.run(["make", "-n", "run", "PORT=9001", "HOST=0.0.0.0"], cwd=root, capture_output=True,
+                             text=True, check=True).stdout
+    assert "registry serve --demo --host 0.0.0.0 --port 9001" in planned
