@@ -4,9 +4,11 @@ import fnmatch
 import posixpath
 import shlex
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import ValidationError, fields, validate
 
+from reproreg_schemas.messages import Schema
 from reproreg_schemas.names import validate_multi_line, validate_one_line
+from reproreg_schemas.vocabulary import ChecklistState
 
 ITEMS: dict[str, str] = {
     "MA1": "A clear description of the mathematical setting, algorithm, and/or model.",
@@ -42,7 +44,7 @@ DEPENDENCY_FILES = (
 )
 WEIGHT_SUFFIXES = (
     ".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".keras", ".onnx", ".npz", ".msgpack", ".gguf",
-    ".pb", ".tflite",
+    ".pb", ".tflite", ".joblib", ".pkl",
 )
 
 
@@ -63,15 +65,45 @@ class AnswerField(fields.String):
         return normalised
 
 
+_NO_ANSWER = "give an answer: yes, no or n/a (or leave the item empty: unanswered)"
+_NO_JUSTIFICATION = "an answer needs a justification (a sentence or two)"
+
+
 class ChecklistAnswerSchema(Schema):
-    answer = AnswerField(required=True)
-    justification = fields.String(required=True, validate=[validate.Length(min=1, max=4000), validate_multi_line])
+    answer = AnswerField(required=True, error_messages={"required": _NO_ANSWER, "null": _NO_ANSWER})
+    justification = fields.String(required=True, validate=[validate.Length(min=1, max=4000), validate_multi_line],
+                                  error_messages={"required": _NO_JUSTIFICATION, "null": _NO_JUSTIFICATION})
     evidence = fields.String(load_default=None, allow_none=True,
                              validate=[validate.Length(max=1024), validate_one_line])
 
+    error_messages = {"unknown": "unknown field; an answer has answer, justification and evidence",
+                      "type": "must be a mapping {answer, justification, evidence}"}
+
+
+def _is_blank(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def is_unanswered(value) -> bool:
+    """An item left as ``regctl init`` writes it: no answer, no justification, no evidence (or nothing at all)."""
+    return value is None or (isinstance(value, dict) and all(_is_blank(value.get(key)) for key in
+                                                             ("answer", "justification", "evidence"))
+                             and set(value) <= {"answer", "justification", "evidence"})
+
 
 class ChecklistField(fields.Field):
-    """A mapping of every checklist item ID (MA1 ... ER6) to its answer; all 21 items are required."""
+    """A mapping of checklist item IDs (MA1 ... ER6) to their answers.
+
+    Items may be left unanswered (absent, or with an empty answer, justification and evidence): a version may be
+    published as a draft with a partly answered checklist, and shows how many items are answered. The loaded value
+    holds the answered items only, in the checklist's order."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("load_default", dict)
+        super().__init__(**kwargs)
+
+    def deserialize(self, value, *args, **kwargs):
+        return super().deserialize({} if value is None else value, *args, **kwargs)  # `checklist:` left empty
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, dict):
@@ -81,9 +113,8 @@ class ChecklistField(fields.Field):
             if key not in ITEMS:
                 errors[str(key)] = [f"unknown checklist item; the items are {', '.join(ITEMS)}"]
         answers = {}
-        for item, text in ITEMS.items():
-            if item not in value:
-                errors[item] = [f"missing answer to {item}: {text}"]
+        for item in ITEMS:
+            if item not in value or is_unanswered(value[item]):
                 continue
             try:
                 answers[item] = ChecklistAnswerSchema().load(value[item])
@@ -99,12 +130,26 @@ class ChecklistField(fields.Field):
         return {item: ChecklistAnswerSchema().dump(answer) for item, answer in value.items()}
 
 
-def _is_dependency_file(path: str) -> bool:
+def checklist_summary(answered_items, warnings: list[dict]) -> dict:
+    """How far a checklist is answered: ``answered`` of ``items``, the items still ``unanswered``, and its
+    ``state``: complete (every item answered, none contradicted by the files), warnings (every item answered,
+    some contradicted) or incomplete (a draft)."""
+    answered = set(answered_items)
+    unanswered = [item for item in ITEMS if item not in answered]
+    if unanswered:
+        state = ChecklistState.INCOMPLETE
+    else:
+        state = ChecklistState.WARNINGS if warnings else ChecklistState.COMPLETE
+    return {"answered": len(ITEMS) - len(unanswered), "items": len(ITEMS), "state": state,
+            "unanswered": unanswered, "warnings": list(warnings)}
+
+
+def is_dependency_file(path: str) -> bool:
     base = posixpath.basename(path).lower()
     return any(fnmatch.fnmatch(base, pattern) for pattern in DEPENDENCY_FILES)
 
 
-def _is_weights_file(path: str) -> bool:
+def is_weights_file(path: str) -> bool:
     return path.lower().endswith(WEIGHT_SUFFIXES)
 
 
@@ -126,12 +171,12 @@ def mechanical_warnings(checklist: dict, paths: list[str], command: str | None) 
     """Checklist answers of "yes" that the files contradict (CO1, CO3, CO4)."""
     path_set = set(paths)
     checks = {
-        "CO1": (any(map(_is_dependency_file, paths)),
+        "CO1": (any(map(is_dependency_file, paths)),
                 "answered yes, but no dependency file (requirements.txt, pyproject.toml, environment.yml, "
                 "a lock file) is in the manifest"),
         "CO3": (bool(command and command_files(command, path_set)),
                 "answered yes, but the evaluation command names no file of the manifest"),
-        "CO4": (any(map(_is_weights_file, paths)),
+        "CO4": (any(map(is_weights_file, paths)),
                 "answered yes, but no weights file (.safetensors, .bin, .pt, .onnx, ...) is in the manifest"),
     }
     warnings = []

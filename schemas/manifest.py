@@ -8,11 +8,12 @@ they agree byte for byte.
 import hashlib
 
 import rfc8785
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, post_dump, validate, validates_schema
 
 from reproreg_schemas.checklist import ChecklistField
 from reproreg_schemas.claims import ClaimSchema, FiniteFloat, validate_unique_claims
 from reproreg_schemas.evaluation import EvaluationSpecSchema
+from reproreg_schemas.messages import Schema
 from reproreg_schemas.names import (
     normalise_relative_path,
     validate_digest,
@@ -48,8 +49,52 @@ class CodeSchema(Schema):
 
 
 class ComputeSchema(Schema):
-    hardware = fields.String(required=True, validate=[validate.Length(min=1, max=300), validate_one_line])
+    """The compute that training took: the hardware, on any accelerator ("8x A100 80GB", "TPU v4-32", "CPU"),
+    and for how long (``hours``). ``gpu_hours``, the older spelling, is still read as hours on GPUs; a manifest
+    that uses it keeps its digest (it is stored as written)."""
+
+    hardware = fields.String(required=True, validate=[validate.Length(min=1, max=300), validate_one_line],
+                             error_messages={"required": "name the hardware, e.g. '8x A100 80GB', 'TPU v4-32' or "
+                                                         "'CPU'"})
+    #: absent unless given, so that manifests written before it existed keep their canonical form
+    hours = FiniteFloat(allow_none=True, validate=validate.Range(min=0))
     gpu_hours = FiniteFloat(load_default=None, allow_none=True, validate=validate.Range(min=0))
+
+    @validates_schema
+    def _one_duration(self, data, **kwargs):
+        if data.get("hours") is not None and data.get("gpu_hours") is not None:
+            raise ValidationError("give hours (on the hardware named) or gpu_hours, not both", field_name="hours")
+
+    @post_dump
+    def _without_the_older_spelling(self, data, **kwargs):
+        if "hours" in data and data.get("gpu_hours") is None:
+            del data["gpu_hours"]
+        return data
+
+
+def compute_hours(compute: dict | None) -> float | None:
+    """How many hours training took, whichever spelling the manifest uses."""
+    if not compute:
+        return None
+    return compute["hours"] if compute.get("hours") is not None else compute.get("gpu_hours")
+
+
+def compute_text(compute: dict | None) -> str:
+    """The compute as people read it: ``8x A100 80GB · 190 hours``, ``TPU v4-32 · 12.5 hours``,
+    ``8x V100 · 190 GPU hours`` (the older ``gpu_hours``), or the hardware alone."""
+    if not compute:
+        return ""
+    text = compute.get("hardware") or ""
+    if compute.get("hours") is not None:
+        text += f" · {_hours(compute['hours'])} hours"
+    elif compute.get("gpu_hours") is not None:
+        text += f" · {_hours(compute['gpu_hours'])} GPU hours"
+    return text
+
+
+def _hours(value: float) -> str:
+    """As written: whole numbers without ``.0``, others exactly (never rounded)."""
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e16 else repr(float(value))
 
 
 class TrainingSchema(Schema):
@@ -79,7 +124,7 @@ class _VersionMetadataSchema(Schema):
     paper = fields.Nested(PaperSchema, load_default=None, allow_none=True)
     license = fields.String(required=True, validate=[validate.Length(min=1, max=100), validate_one_line])
     training = fields.Nested(TrainingSchema, load_default=None, allow_none=True)
-    checklist = ChecklistField(required=True)
+    checklist = ChecklistField()
     claims = fields.List(fields.Nested(ClaimSchema), load_default=list)
     evaluation = fields.Nested(EvaluationSpecSchema, load_default=None, allow_none=True)
     ethics = fields.Nested(EthicsSchema, load_default=None, allow_none=True)

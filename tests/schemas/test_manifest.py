@@ -1,9 +1,16 @@
 import pytest
 from marshmallow import ValidationError
 
-from reproreg_schemas.checklist import ITEMS, mechanical_warnings
+from reproreg_schemas.checklist import ITEMS, checklist_summary, mechanical_warnings
 from reproreg_schemas.errors import flatten_messages
-from reproreg_schemas.manifest import AuthorFileSchema, canonical_manifest, manifest_bytes, manifest_digest
+from reproreg_schemas.manifest import (
+    AuthorFileSchema,
+    canonical_manifest,
+    compute_hours,
+    compute_text,
+    manifest_bytes,
+    manifest_digest,
+)
 from reproreg_schemas.names import normalise_relative_path, semver_key
 from tests.factories import author_file, full_checklist
 from tests.registry.helpers import FILES, manifest_for
@@ -55,14 +62,58 @@ def test_each_invalid_field_is_reported_by_its_path(change, path):
     assert path in problems(author_file(**change))
 
 
-def test_every_missing_or_unknown_checklist_item_is_listed():
+def test_unknown_items_and_invalid_answers_are_listed():
     checklist = full_checklist()
-    del checklist["DS4"], checklist["ER1"]
     checklist["XX9"] = {"answer": "yes", "justification": "?"}
     checklist["MA2"] = {"answer": "maybe", "justification": ""}
+    checklist["MA3"] = {"answer": "yes"}
+    checklist["TC1"] = {"justification": "an answer was forgotten"}
+    checklist["TC2"] = "yes"
+    checklist["DS1"] = {"answer": "yes", "justification": "x", "source": "?"}
     found = problems(author_file(checklist=checklist))
-    assert {"checklist.DS4", "checklist.ER1", "checklist.XX9", "checklist.MA2.answer",
-            "checklist.MA2.justification"} <= set(found)
+    assert {"checklist.XX9", "checklist.MA2.answer", "checklist.MA2.justification", "checklist.MA3.justification",
+            "checklist.TC1.answer", "checklist.TC2", "checklist.DS1.source"} <= set(found)
+    assert found["checklist.MA3.justification"] == ["an answer needs a justification (a sentence or two)"]
+    assert found["checklist.TC1.answer"][0].startswith("give an answer: yes, no or n/a")
+    assert found["checklist.TC2"] == ["must be a mapping {answer, justification, evidence}"]
+    assert found["checklist.DS1.source"] == ["unknown field; an answer has answer, justification and evidence"]
+
+
+def test_a_partly_answered_checklist_is_a_draft_holding_the_answered_items_only():
+    checklist = full_checklist()
+    del checklist["DS4"]  # absent
+    checklist["ER1"] = None  # `ER1:` left empty
+    checklist["ER2"] = {"answer": None, "justification": None, "evidence": None}  # as regctl init writes it
+    checklist["ER3"] = {"answer": "", "justification": "  "}
+    loaded = AuthorFileSchema().load(author_file(checklist=checklist))
+    assert list(loaded["checklist"]) == [item for item in ITEMS if item not in ("DS4", "ER1", "ER2", "ER3")]
+    summary = checklist_summary(loaded["checklist"], [])
+    assert (summary["answered"], summary["items"], summary["state"]) == (17, 21, "incomplete")
+    assert summary["unanswered"] == ["DS4", "ER1", "ER2", "ER3"]
+
+
+@pytest.mark.parametrize("checklist", ["absent", None, {}], ids=["absent", "empty", "no-items"])
+def test_a_version_may_have_no_answers_no_claims_and_no_evaluation(checklist):
+    document = author_file()
+    for key in ("claims", "evaluation", "training", "checklist"):
+        document.pop(key)
+    if checklist != "absent":
+        document["checklist"] = checklist
+    loaded = AuthorFileSchema().load(document)
+    assert loaded["checklist"] == {} and loaded["claims"] == [] and loaded["evaluation"] is None
+    manifest = manifest_for(FILES, claims=[], evaluation=None)
+    manifest.pop("checklist")
+    if checklist != "absent":
+        manifest["checklist"] = checklist
+    manifest = canonical_manifest(manifest)
+    assert manifest["checklist"] == {} and manifest["claims"] == []
+    assert checklist_summary(manifest["checklist"], [])["answered"] == 0
+
+
+def test_the_checklist_state_needs_every_item_and_no_contradiction():
+    assert checklist_summary(ITEMS, [])["state"] == "complete"
+    assert checklist_summary(ITEMS, [{"item": "CO1", "message": "..."}])["state"] == "warnings"
+    assert checklist_summary(list(ITEMS)[1:], [])["state"] == "incomplete"
 
 
 def test_repeated_claims_are_refused():
@@ -134,3 +185,59 @@ def test_semver_ordering_follows_precedence():
     versions = ["1.0.0", "1.0.0-rc.1", "1.0.0-alpha", "1.10.0", "1.2.0", "0.9.9", "1.0.0-alpha.1"]
     assert sorted(versions, key=semver_key) == ["0.9.9", "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-rc.1", "1.0.0",
                                                 "1.2.0", "1.10.0"]
+
+
+#: manifests as they were written before compute took any accelerator, with the digests they were published under:
+#: they must keep them (a version's digest never changes)
+OLD_COMPUTE = {
+    "gpu_hours": ({"hardware": "8x V100 32GB", "gpu_hours": 190},
+                  "sha256:158238e9862b042780ab5be6ec31e3ac2b9dcf2ea95b49b2ea78f9502ba8d89f"),
+    "hardware only": ({"hardware": "1x A100"},
+                      "sha256:5677fb6a79bd411addc28d9d936df8d6e67ac4019a5aa5a1b0fecabb963b537a"),
+}
+
+
+def pinned_manifest(compute: dict) -> dict:
+    """A manifest written out in full here (not from the factories), so that its digest can be pinned."""
+    return {
+        "manifest_version": 1, "name": "alice/resnet", "version": "1.0.0", "title": "ResNet", "license": "mit",
+        "files": [{"path": "weights/model.safetensors", "size": 3, "sha256": "sha256:" + "a" * 64}],
+        "training": {"compute": compute},
+        "checklist": {item: {"answer": "yes", "justification": f"see {item}"} for item in ITEMS},
+        "claims": [{"metric": "top1", "value": 0.953, "dataset": "cifar10/test", "tolerance": {"abs": 0.003}}],
+        "evaluation": {"command": "python eval.py --weights {files}/weights --out {metrics}"},
+    }
+
+
+@pytest.mark.parametrize("case", OLD_COMPUTE)
+def test_manifests_written_before_hours_keep_their_digest(case):
+    compute, digest = OLD_COMPUTE[case]
+    assert manifest_digest(canonical_manifest(pinned_manifest(compute))) == digest
+
+
+@pytest.mark.parametrize("compute, hours, text", [
+    ({"hardware": "8xA100", "hours": 12.5}, 12.5, "8xA100 · 12.5 hours"),
+    ({"hardware": "TPU v4-32", "hours": 100}, 100, "TPU v4-32 · 100 hours"),
+    ({"hardware": "CPU", "hours": 0.25}, 0.25, "CPU · 0.25 hours"),
+    ({"hardware": "8x V100 32GB", "gpu_hours": 190}, 190, "8x V100 32GB · 190 GPU hours"),
+    ({"hardware": "1x A100"}, None, "1x A100"),
+])
+def test_compute_names_any_hardware_and_its_hours(compute, hours, text):
+    loaded = canonical_manifest(pinned_manifest(compute))["training"]["compute"]
+    assert compute_hours(loaded) == hours
+    assert compute_text(loaded) == text
+    if "hours" in compute:
+        assert "gpu_hours" not in loaded  # the older spelling is not added to new manifests
+
+
+@pytest.mark.parametrize("compute, message", [
+    ({"hardware": "TPU v4-32", "hours": 1, "gpu_hours": 1}, "not both"),
+    ({"hardware": "TPU v4-32", "hours": -1}, None),
+    ({"hours": 3}, "name the hardware"),
+])
+def test_compute_must_name_the_hardware_and_one_duration(compute, message):
+    found = problems(author_file(training={"compute": compute}))
+    keys = [key for key in found if key.startswith("training.compute")]
+    assert keys
+    if message:
+        assert any(message in text for key in keys for text in found[key])
