@@ -20,12 +20,16 @@ Only trusted verifications (reference workers, chairs and reviewers) make the ba
   one is shown as "failed", never hidden behind an earlier success.
 - checklist: every checklist item is answered and none is contradicted by the files (CO1, CO3, CO4).
 A yanked version keeps its states but is marked, and its badges turn grey.
+
+A version may be a draft: its checklist partly answered (``checklist_answered`` of ``checklist_items``, state
+"incomplete"), and with no claims (``claims`` 0: "no claims to verify", never reproduced nor failed) or no
+evaluation. Such a version is published and shown like any other; it simply earns fewer badges.
 """
 
 from reproreg.context import RegistryContext
 from reproreg.models import Version
 from reproreg.services.verifications import verifications_of
-from reproreg_schemas.checklist import ITEMS
+from reproreg_schemas.checklist import checklist_summary
 from reproreg_schemas.vocabulary import (
     COMPLETED_OUTCOMES,
     PUBLIC_VISIBILITIES,
@@ -43,15 +47,15 @@ def badge_states(ctx: RegistryContext, session, version: Version) -> dict:
     trusted = [v for v in recorded if v.role in TRUSTED_ROLES]
     completed = [v for v in trusted if v.outcome in COMPLETED_OUTCOMES]
     latest = completed[-1] if completed else None
-    if latest is None:
+    if latest is None or not version.claims:  # with no claims there is nothing to reproduce
         reproduced = ReproducedState.NOT_VERIFIED
     else:
         reproduced = ReproducedState.REPRODUCED if latest.outcome == Outcome.REPRODUCED else ReproducedState.FAILED
     available = version.artifact.visibility in PUBLIC_VISIBILITIES and all(
         ctx.blobs.size(f.blob_digest) == f.size for f in version.files)
-    answered = {answer.item for answer in version.checklist_answers}
-    checklist = ChecklistState.COMPLETE if answered >= set(ITEMS) and not version.checklist_warnings else (
-        ChecklistState.WARNINGS if answered >= set(ITEMS) else ChecklistState.INCOMPLETE)
+    summary = checklist_summary((answer.item for answer in version.checklist_answers),
+                                version.checklist_warnings or [])
+    checklist = summary["state"]
     return {
         "name": version.artifact.full_name, "version": version.version, "digest": version.digest,
         "yanked": version.yanked_at is not None,
@@ -61,6 +65,9 @@ def badge_states(ctx: RegistryContext, session, version: Version) -> dict:
         "reproduced_state": reproduced,
         "checklist": checklist == ChecklistState.COMPLETE,
         "checklist_state": checklist,
+        "checklist_answered": summary["answered"],
+        "checklist_items": summary["items"],
+        "claims": len(version.claims),
         "verifications": {"trusted": len(trusted), "held": sum(v.outcome == Outcome.REPRODUCED for v in completed),
                           "failed": sum(v.outcome == Outcome.CLAIM_FAILED for v in completed),
                           "latest_trusted_id": latest.id if latest else None},

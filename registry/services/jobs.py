@@ -37,6 +37,9 @@ def request_job(session: Session, user: User | None, full_name: str, reference: 
     if not may_request(session, user, version):
         raise RegistryError("FORBIDDEN", f"only the author of {full_name} or its venue's reviewers can request a "
                             "reference verification")
+    if not version.claims:
+        raise RegistryError("VALIDATION_ERROR", f"{full_name}@{version.version} has no claims to verify: a "
+                            "reference verification judges claims, and this version makes none", reason="no_claims")
     if version.evaluation_spec is None:
         raise RegistryError("VALIDATION_ERROR", f"{full_name}@{version.version} has no evaluation spec to run")
     job = VerificationJob(id=secrets.token_hex(16), version_id=version.id, requested_by_id=user.id,

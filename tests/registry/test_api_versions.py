@@ -6,6 +6,7 @@ import pytest
 
 from reproreg.services.auth import TOKEN_PREFIX
 from reproreg.unit_of_work import unit_of_work
+from tests.factories import full_checklist
 from tests.registry.helpers import FILES, manifest_for, publish, upload
 
 
@@ -200,3 +201,57 @@ def test_a_manifest_may_be_larger_than_other_json_bodies(http, make_user):
     assert published.status_code == 422, published.json
     too_large = http.post("/api/v1/blobs/missing", json={"digests": [], "padding": "x" * (2 << 20)}, headers=alice)
     assert too_large.status_code == 413 and too_large.json["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+def _badge_states(app, name: str, version: str) -> dict:
+    """What the badge states service answers for a version (the pages and GET .../badges serialise it)."""
+    from reproreg.services.access import find_artifact
+    from reproreg.services.badges import badge_states
+    from reproreg.services.versions import resolve_version
+
+    registry = app.extensions["registry"]
+    with unit_of_work(registry.sessions) as session:
+        return badge_states(registry, session, resolve_version(session, find_artifact(session, name), version))
+
+
+def test_a_draft_is_published_and_says_how_far_its_checklist_is_answered(app, http, make_user):
+    _, alice = make_user("alice")
+    checklist = {item: answer for item, answer in full_checklist().items() if item[:2] in ("MA", "DS", "CO", "ER")}
+    del checklist["ER6"], checklist["DS5"]
+    checklist["TC1"] = {"answer": None, "justification": None, "evidence": None}  # as regctl init leaves it
+    response = publish(http, alice, FILES, checklist=checklist, claims=[], evaluation=None)
+    assert response.status_code == 201, response.json
+    assert sorted(response.json["manifest"]["checklist"]) == sorted(set(checklist) - {"TC1"})
+    assert response.json["manifest"]["claims"] == [] and response.json["manifest"]["evaluation"] is None
+
+    states = http.get("/api/v1/artifacts/alice/resnet/versions/1.0.0/badges").json
+    assert (states["checklist"], states["checklist_state"], states["reproduced_state"]) == (
+        False, "incomplete", "not verified")
+    service = _badge_states(app, "alice/resnet", "1.0.0")
+    assert (service["checklist_answered"], service["checklist_items"], service["claims"]) == (17, 21, 0)
+
+    refused = http.post("/api/v1/artifacts/alice/resnet/versions/1.0.0/jobs", headers=alice)
+    assert refused.status_code == 422, refused.json
+    assert refused.json["error"]["code"] == "VALIDATION_ERROR"
+    assert "has no claims to verify" in refused.json["error"]["message"]
+
+
+def test_a_complete_version_counts_every_answer_and_claim(app, http, make_user):
+    _, alice = make_user("alice")
+    assert publish(http, alice, FILES).status_code == 201
+    states = http.get("/api/v1/artifacts/alice/resnet/versions/1.0.0/badges").json
+    assert (states["checklist"], states["checklist_state"]) == (True, "complete")
+    service = _badge_states(app, "alice/resnet", "1.0.0")
+    assert (service["checklist_answered"], service["checklist_items"], service["claims"]) == (21, 21, 2)
+    job = http.post("/api/v1/artifacts/alice/resnet/versions/1.0.0/jobs", headers=alice)
+    assert job.status_code in (200, 201, 202), job.json
+
+
+@pytest.mark.parametrize("compute", [{"hardware": "TPU v4-32", "hours": 12.5}, {"hardware": "CPU", "hours": 3},
+                                     {"hardware": "8x V100 32GB", "gpu_hours": 190}])
+def test_compute_is_published_for_any_hardware(http, make_user, compute):
+    _, alice = make_user("alice")
+    response = publish(http, alice, FILES, training={"compute": compute})
+    assert response.status_code == 201, response.json
+    stored = response.json["manifest"]["training"]["compute"]
+    assert {key: value for key, value in stored.items() if value is not None} == compute
