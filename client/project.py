@@ -1,8 +1,14 @@
 """Reading the author's folder: ``regctl.yaml``, the files its globs name, and the manifest built from them.
 
 Every problem is collected and reported together, by field path, before anything is hashed or uploaded.
+
+File selection: ``files`` lists globs relative to the folder; a folder stands for every file below it, and
+``"."`` for the whole folder. Hidden files and folders (``.env``, ``.git/``, ``.venv/``) are left out unless a
+pattern names them (``.env``, ``.github/*``, ``.*``). Files that look like secrets (``.env``, keys, credentials)
+are selected when named, with a warning.
 """
 
+import fnmatch
 import mimetypes
 import os
 from dataclasses import dataclass, field
@@ -13,6 +19,7 @@ from marshmallow import ValidationError
 
 from regctl.errors import InvalidProjectError
 from reproreg_schemas.bounded_yaml import load_bounded_yaml, to_json_data
+from reproreg_schemas.checklist import checklist_summary, mechanical_warnings
 from reproreg_schemas.errors import flatten_messages
 from reproreg_schemas.manifest import MANIFEST_VERSION, AuthorFileSchema, canonical_manifest
 from reproreg_schemas.names import normalise_relative_path
@@ -32,6 +39,21 @@ MEDIA_TYPES = {
     ".npz": "application/x-npz",
 }
 PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
+#: the pattern that stands for the whole folder
+WHOLE_FOLDER = "."
+#: names of files that usually hold secrets (matched against the file's name, case-insensitively)
+SECRET_PATTERNS = (".env", ".env.*", "*.pem", "*.key", "*.p12", "*.pfx", "id_rsa*", "id_dsa*", "id_ecdsa*",
+                   "id_ed25519*", "credentials*", ".netrc", ".pypirc")
+
+
+def is_hidden(name: str) -> bool:
+    return name.startswith(".")
+
+
+def secret_pattern(path: str) -> str | None:
+    """The secret-file pattern that ``path``'s name matches, if any."""
+    name = Path(path).name.lower()
+    return next((pattern for pattern in SECRET_PATTERNS if fnmatch.fnmatchcase(name, pattern)), None)
 
 
 @dataclass(eq=False)
@@ -48,6 +70,8 @@ class Project:
     folder: Path
     author: dict  # regctl.yaml, validated and normalised
     files: list[LocalFile] = field(default_factory=list)
+    #: what is selected but may not be meant to be published: ``{"path", "message"}``
+    file_warnings: list[dict] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -60,6 +84,20 @@ class Project:
     @property
     def release(self) -> dict:
         return self.author["release"]
+
+    @property
+    def claims(self) -> list[dict]:
+        return self.author.get("claims") or []
+
+    @property
+    def evaluation(self) -> dict | None:
+        return self.author.get("evaluation")
+
+    def checklist(self) -> dict:
+        """How far the checklist is answered, with the answers the files contradict (see checklist_summary)."""
+        warnings = mechanical_warnings(self.author.get("checklist") or {}, [f.path for f in self.files],
+                                       (self.evaluation or {}).get("command"))
+        return checklist_summary(self.author.get("checklist") or {}, warnings)
 
     def manifest(self, digests: dict[str, str]) -> dict:
         """The canonical manifest, given the sha256 of every file by path."""
@@ -92,7 +130,7 @@ def load_project(folder: Path) -> Project:
     files = _resolve_files(folder, patterns, problems)  # path problems are listed with the schema's
     if author is None:
         raise _invalid(folder, problems)
-    project = Project(folder=folder, author=author, files=files)
+    project = Project(folder=folder, author=author, files=files, file_warnings=_secret_warnings(files))
     config = (author.get("training") or {}).get("config")
     if config and config in {f.path for f in project.files}:
         _read_side_file(folder, config, "training.config", problems, as_json=True)
@@ -159,15 +197,24 @@ def _resolve_files(folder: Path, patterns: list[str], problems: dict) -> list[Lo
         label = f"files[{index}]"
         if not isinstance(pattern, str) or not pattern:
             continue  # the schema reports it
-        try:
-            normalised = normalise_relative_path(pattern)
-        except ValidationError as err:
-            problems.setdefault(label, []).extend(err.messages)
-            continue
-        matches = sorted(folder.glob(normalised))
+        if pattern.strip().rstrip("/") in (WHOLE_FOLDER, ""):
+            normalised, matches = WHOLE_FOLDER, [folder]
+        else:
+            try:
+                normalised = normalise_relative_path(pattern)
+            except ValidationError as err:
+                problems.setdefault(label, []).extend(err.messages)
+                continue
+            matches = sorted(folder.glob(normalised))
+        named = [part for part in Path(normalised).parts if is_hidden(part) and part != WHOLE_FOLDER]
+        visible = [match for match in matches if not _hidden_unless_named(match.relative_to(folder).parts, named)]
         if not matches:
             problems.setdefault(label, []).append(f"{pattern!r} matches no file")
-        for match in _expand_directories(matches):
+        elif not visible:
+            problems.setdefault(label, []).append(
+                f"{pattern!r} matches only hidden files or folders ({_shown(matches, folder)}); name them "
+                "explicitly (e.g. '.env' or '.github/*') to include them")
+        for match in _expand_directories(visible):
             relative = match.relative_to(folder).as_posix()
             absolute = _inside(folder, relative, label, problems)
             if absolute is None or relative in found:
@@ -179,15 +226,43 @@ def _resolve_files(folder: Path, patterns: list[str], problems: dict) -> list[Lo
     return sorted(found.values(), key=lambda f: f.path)
 
 
+def _hidden_unless_named(parts: tuple[str, ...], named: list[str]) -> bool:
+    """Whether a matched path goes through a hidden file or folder that no hidden part of the pattern names."""
+    return any(is_hidden(part) and not any(fnmatch.fnmatchcase(part, pattern) for pattern in named)
+               for part in parts)
+
+
+def _shown(paths: list[Path], folder: Path) -> str:
+    names = [path.relative_to(folder).as_posix() for path in paths[:3]]
+    return ", ".join(names) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+
+
 def _expand_directories(matches: list[Path]) -> list[Path]:
-    """A matched folder stands for every file below it."""
+    """A matched folder stands for every file below it, hidden files and folders below it left out (they are never
+    walked into). A symbolic link below it is listed as it is (and refused later if it leaves the folder or is not
+    a regular file)."""
     expanded = []
     for match in matches:
-        if match.is_dir() and not match.is_symlink():
-            expanded.extend(sorted(p for p in match.rglob("*") if not p.is_dir() or p.is_symlink()))
-        else:
+        if not match.is_dir() or match.is_symlink():
             expanded.append(match)
+            continue
+        for root, dirs, names in os.walk(match):
+            base = Path(root)
+            linked = [name for name in dirs if (base / name).is_symlink() and not is_hidden(name)]
+            dirs[:] = sorted(name for name in dirs if not is_hidden(name) and name not in linked)
+            expanded.extend(sorted(base / name for name in [*names, *linked] if not is_hidden(name)))
     return expanded
+
+
+def _secret_warnings(files: list[LocalFile]) -> list[dict]:
+    warnings = []
+    for local in files:
+        pattern = secret_pattern(local.path)
+        if pattern:
+            warnings.append({"path": local.path, "message": f"{local.path} looks like a secret ({pattern}); anyone "
+                             "who can read this version can read it: take it out of files unless it is meant to "
+                             "be published"})
+    return warnings
 
 
 def _media_type(path: str) -> str:
