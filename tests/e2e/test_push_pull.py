@@ -193,14 +193,14 @@ def test_an_invalid_regctl_yaml_lists_every_problem_and_uploads_nothing(live, re
     project = make_project(tmp_path / "project", name="alice/resnet")
     document = author_file(name="alice/resnet", version="1.0")
     document["claims"][1]["tolerance"] = {"abs": 0.1, "rel": 0.2}
-    del document["checklist"]["ER6"]
+    document["checklist"]["ER6"] = {"answer": "maybe", "justification": "unsure"}  # (an item left out is a draft)
     document["files"].append("../outside.bin")
     document["evaluation"]["command"] = "python eval.py"
     write_author_file(project, document)
 
     result = alice("push", project)
     assert result.code == 4
-    for field in ("version:", "claims[1].tolerance:", "checklist.ER6:", "files[4]:", "evaluation.command:"):
+    for field in ("version:", "claims[1].tolerance:", "checklist.ER6.answer:", "files[4]:", "evaluation.command:"):
         assert field in result.stderr, field
     assert "nothing was uploaded" in result.stderr
     assert logged_requests(live, "POST", "/api/v1/uploads") == 0
