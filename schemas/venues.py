@@ -1,7 +1,8 @@
 """Venues and their committees on the wire."""
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
+from reproreg_schemas.messages import Schema
 from reproreg_schemas.vocabulary import VenueRole, values
 
 
