@@ -8,7 +8,7 @@ from pathlib import Path
 
 from regctl.api import ApiClient
 from regctl.cache import BlobCache
-from regctl.errors import AuthError, Conflict, IntegrityError, NotFound, UsageError
+from regctl.errors import AuthError, Conflict, ConnectionFailed, IntegrityError, NotFound, UsageError
 from regctl.hashing import file_fingerprint, sha256_file
 from regctl.progress import progress_bar
 from regctl.project import load_project
@@ -22,9 +22,15 @@ from regctl.transfer import (
     upload_blob_batch,
 )
 from reproreg_schemas.api import MAX_FILES_PER_VERSION
-from reproreg_schemas.checklist import mechanical_warnings
 from reproreg_schemas.manifest import canonical_manifest, manifest_digest
-from reproreg_schemas.names import DIGEST_RE, normalise_relative_path, validate_full_name, validate_semver
+from reproreg_schemas.names import (
+    DIGEST_RE,
+    LATEST,
+    normalise_relative_path,
+    validate_full_name,
+    validate_version_reference,
+)
+from reproreg_schemas.vocabulary import ChecklistState
 
 
 @dataclass(frozen=True)
@@ -37,16 +43,18 @@ class Reference:
 
 
 def parse_reference(text: str) -> Reference:
+    """``NAME``, ``NAME@VERSION``, ``NAME@sha256:DIGEST`` or ``NAME@latest`` (the same as ``NAME``), as the API
+    reads them; a digest that is not one is named a malformed digest."""
     from marshmallow import ValidationError
 
     name, _, version = text.partition("@")
     try:
         validate_full_name(name)
-        if version and not DIGEST_RE.match(version):
-            validate_semver(version)
+        if version:
+            validate_version_reference(version)
     except ValidationError as err:
-        raise UsageError(f"{text!r}: {err.messages[0]}; expected NAME[@VERSION|@sha256:DIGEST]") from None
-    return Reference(name, version or None)
+        raise UsageError(f"{text!r}: {err.messages[0]}; expected NAME[@VERSION|@sha256:DIGEST|@latest]") from None
+    return Reference(name, None if version in ("", LATEST) else version)
 
 
 #: files at least this large whose content the registry has not seen are hashed while they upload
@@ -63,20 +71,9 @@ def push(api: ApiClient, folder: Path, show_progress: bool) -> dict:
     streamed = [] if existing else _new_large_files(api, project.files)
     hashed_first = [f for f in project.files if f not in streamed]
 
-    digests = {}
-    with progress_bar(f"hashing {len(hashed_first)} files", sum(f.size for f in hashed_first),
-                      show_progress) as advance:
-        for local in hashed_first:
-            digests[local.path], size = sha256_file(local.absolute, advance, local.size)
-            if size != local.size:
-                raise IntegrityError(f"{local.path} changed while it was being pushed; push again",
-                                     code="FILE_CHANGED", details={"path": local.path})
+    digests = _hash_files(hashed_first, show_progress)
     if existing:
-        digest = manifest_digest(project.manifest(digests))
-        if digest != existing:
-            raise Conflict(f"{project.name}@{project.version} is already published with other content "
-                           f"({existing}); a published version never changes: push a new version number",
-                           code="VERSION_EXISTS", details={"existing_digest": existing, "digest": digest})
+        _refuse_other_content(project, existing, manifest_digest(project.manifest(digests)))
 
     missing = set(api.missing_blobs(sorted(set(digests.values())))) if digests else set()
     to_send = {}
@@ -93,8 +90,7 @@ def push(api: ApiClient, folder: Path, show_progress: bool) -> dict:
 
     manifest = project.manifest(digests)
     digest = manifest_digest(manifest)
-    warnings = mechanical_warnings(manifest["checklist"], [f.path for f in project.files],
-                                   (manifest.get("evaluation") or {}).get("command"))
+    checklist = project.checklist()
     published = api.publish(project.name, project.version, manifest, project.release)
     if published["digest"] != digest:
         raise IntegrityError(f"the registry computed digest {published['digest']} for this version, but regctl "
@@ -103,8 +99,81 @@ def push(api: ApiClient, folder: Path, show_progress: bool) -> dict:
         "name": project.name, "version": project.version, "digest": digest, "url": published["url"],
         "created": published.get("created", False), "visibility": published["visibility"],
         "files": len(project.files), "bytes_total": sum(f.size for f in project.files),
-        "blobs_uploaded": len(to_send) + len(streamed), "bytes_uploaded": sent, "warnings": warnings,
+        "blobs_uploaded": len(to_send) + len(streamed), "bytes_uploaded": sent,
+        "warnings": checklist["warnings"], "file_warnings": project.file_warnings,
+        **_contents(project, checklist),
     }
+
+
+def check(api: ApiClient | None, folder: Path, show_progress: bool, no_registry_reason: str | None = None) -> dict:
+    """What ``push`` would do, without publishing anything: validate the folder, hash every file, and (when
+    ``api`` is given and the registry answers) ask which blobs it lacks and whether the version exists.
+
+    Raises what push would raise before uploading: an invalid folder (exit 4), a namespace the token cannot push
+    into (6), a version already published with other content (8). An unreachable registry is not an error: the
+    plan says it could not ask, and counts every file as to be uploaded."""
+    project = load_project(folder)
+    _check_file_count(project)
+    registry = {"asked": False, "reason": no_registry_reason or "no registry to ask", "version_state": None}
+    existing = None
+    if api is not None:
+        try:
+            _check_namespace(api, project.name)
+        except ConnectionFailed as err:
+            registry["reason"] = err.message
+            api = None
+    if api is not None:
+        registry.update(asked=True, reason=None, url=api.url)
+        existing = _published_digest(api, project.name, project.version)
+
+    digests = _hash_files(project.files, show_progress)
+    manifest = project.manifest(digests)
+    digest = manifest_digest(manifest)
+    if existing:
+        _refuse_other_content(project, existing, digest)
+    distinct = sorted(set(digests.values()))
+    if api is not None:
+        registry["version_state"] = "unchanged" if existing else "new"
+        missing = set(api.missing_blobs(distinct)) if distinct else set()
+    else:
+        missing = set(distinct)
+    sizes = {digests[f.path]: f.size for f in project.files}
+    checklist = project.checklist()
+    return {
+        "name": project.name, "version": project.version, "digest": digest, "folder": str(project.folder),
+        "visibility": project.release["visibility"],
+        "files": [{"path": f.path, "size": f.size, "sha256": digests[f.path], "media_type": f.media_type,
+                   "upload": digests[f.path] in missing} for f in project.files],
+        "bytes_total": sum(f.size for f in project.files),
+        "upload": {"blobs": len(missing), "bytes": sum(sizes[d] for d in missing)},
+        "registry": registry,
+        "warnings": checklist["warnings"], "file_warnings": project.file_warnings,
+        **_contents(project, checklist),
+    }
+
+
+def _contents(project, checklist: dict) -> dict:
+    """What a version holds besides its files: how far the checklist is answered, its claims, its evaluation."""
+    return {"checklist": checklist, "draft": checklist["state"] == ChecklistState.INCOMPLETE,
+            "claims": len(project.claims), "evaluation": project.evaluation}
+
+
+def _hash_files(files: list, show_progress: bool) -> dict[str, str]:
+    digests = {}
+    with progress_bar(f"hashing {len(files)} files", sum(f.size for f in files), show_progress) as advance:
+        for local in files:
+            digests[local.path], size = sha256_file(local.absolute, advance, local.size)
+            if size != local.size:
+                raise IntegrityError(f"{local.path} changed while it was being read; run the command again",
+                                     code="FILE_CHANGED", details={"path": local.path})
+    return digests
+
+
+def _refuse_other_content(project, existing: str, digest: str) -> None:
+    if digest != existing:
+        raise Conflict(f"{project.name}@{project.version} is already published with other content "
+                       f"({existing}); a published version never changes: push a new version number",
+                       code="VERSION_EXISTS", details={"existing_digest": existing, "digest": digest})
 
 
 def _check_file_count(project) -> None:

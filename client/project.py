@@ -162,7 +162,7 @@ def _read_yaml(path: Path, label: str, problems: dict, required: bool = False, a
         return to_json_data(data, max_bytes=2 * MAX_SIDE_FILE_BYTES) if as_json else data
     except FileNotFoundError:
         problems.setdefault(label, []).append(
-            f"{path} does not exist" + ("; create one (see the README)" if required else ""))
+            f"{path} does not exist" + ("; 'regctl init' writes one to fill in" if required else ""))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
         problems.setdefault(label, []).append(" ".join(f"cannot read {path.name}: {err}".split()))
     return None

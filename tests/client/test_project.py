@@ -61,7 +61,7 @@ def test_missing_file_unmatched_glob_and_bad_training_config(tmp_path):
 
 
 def test_no_regctl_yaml_or_not_a_mapping(tmp_path):
-    assert "regctl.yaml" in load_problems(tmp_path)
+    assert "'regctl init' writes one to fill in" in load_problems(tmp_path)["regctl.yaml"][0]
     (tmp_path / "regctl.yaml").write_text("- just\n- a list\n")
     assert "(file)" in load_problems(tmp_path)
     (tmp_path / "regctl.yaml").write_text("name: [\n")
