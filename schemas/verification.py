@@ -124,6 +124,9 @@ class BadgeStatesSchema(Schema):
     reproduced_state = fields.String(validate=validate.OneOf(values(ReproducedState)))
     checklist = fields.Boolean()
     checklist_state = fields.String(validate=validate.OneOf(values(ChecklistState)))
+    checklist_answered = fields.Integer(metadata={"description": "how many checklist items are answered"})
+    checklist_items = fields.Integer(metadata={"description": "how many items the checklist has (21)"})
+    claims = fields.Integer(metadata={"description": "how many claims the version makes; 0: no claims to verify"})
     verifications = fields.Dict()
     community = fields.Dict(metadata={"description": "reports by anyone outside the committee and the reference "
                                                      "workers: their count and outcomes; they never earn a badge"})

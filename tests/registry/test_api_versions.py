@@ -227,6 +227,7 @@ def test_a_draft_is_published_and_says_how_far_its_checklist_is_answered(app, ht
     states = http.get("/api/v1/artifacts/alice/resnet/versions/1.0.0/badges").json
     assert (states["checklist"], states["checklist_state"], states["reproduced_state"]) == (
         False, "incomplete", "not verified")
+    assert (states["checklist_answered"], states["checklist_items"], states["claims"]) == (17, 21, 0)
     service = _badge_states(app, "alice/resnet", "1.0.0")
     assert (service["checklist_answered"], service["checklist_items"], service["claims"]) == (17, 21, 0)
 
