@@ -1,9 +1,10 @@
 """Reference verification jobs on the wire: their state, the worker side (lease, heartbeat, fail), and the
 message on a broker that triggers a job (what the registry sends and the reference workers take)."""
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
-from reproreg_schemas.vocabulary import Accelerator, JobState, values
+from reproreg_schemas.messages import Schema
+from reproreg_schemas.vocabulary import Accelerator, JobState, Outcome, values
 
 ACCELERATORS = validate.OneOf(values(Accelerator))
 
@@ -12,6 +13,13 @@ VERIFY_TASK = "registry.verify_job"
 #: seconds a job's message may run beyond the job's own time budget before Celery stops it (half of them for
 #: the soft limit): the budget covers the evaluation, the margin the pull, the hashing and the report
 TIME_LIMIT_MARGIN_S = 600
+#: how a worker starts the reason of a job it could not run because the files failed their hash check
+#: (``POST /jobs/{id}/fail``): the requester reads it as an integrity failure, not a failed evaluation
+INTEGRITY_FAILURE_PREFIX = "integrity failure: "
+
+
+def is_integrity_failure(failure: str | None) -> bool:
+    return bool(failure) and failure.startswith(INTEGRITY_FAILURE_PREFIX)
 
 
 def queue_name(prefix: str, accelerator: str) -> str:
@@ -31,7 +39,9 @@ class JobSchema(Schema):
     version = fields.String()
     digest = fields.String()
     accelerator = fields.String()
-    state = fields.String(validate=validate.OneOf(values(JobState)))
+    state = fields.String(validate=validate.OneOf(values(JobState)), metadata={
+        "description": "queued, running, then succeeded (it ran and recorded a verification: see outcome) or "
+                       "error (it could not run: see failure)"})
     attempt = fields.Integer()
     max_attempts = fields.Integer()
     worker = fields.String(allow_none=True)
@@ -41,6 +51,10 @@ class JobSchema(Schema):
     log = fields.String()
     failure = fields.String(allow_none=True)
     verification_id = fields.Integer(allow_none=True)
+    outcome = fields.String(allow_none=True, validate=validate.OneOf(values(Outcome)), metadata={
+        "description": "what the job's recorded verification found (reproduced, claim_failed, evaluation_failed); "
+                       "a job that ran and recorded its report has succeeded, whatever the outcome; null until "
+                       "then, and for a job that could not run (state error)"})
     created_at = fields.DateTime()
     started_at = fields.DateTime(allow_none=True)
     finished_at = fields.DateTime(allow_none=True)

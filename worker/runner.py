@@ -1,6 +1,7 @@
 """Running one job: lease it, run the same verification as ``regctl verify`` (pull, hash-check, sandbox, judge),
 sign the report with the worker's key (which names the worker's account, a nonce and the signing time in it) and
-submit it with the lease."""
+submit it with the lease. A report is submitted whatever it found (the job then succeeded, with that outcome);
+a job that cannot produce one is failed with the reason, marked when the files failed their hash check."""
 
 import shutil
 import tempfile
@@ -8,8 +9,9 @@ from pathlib import Path
 
 from regctl import keys
 from regctl.commands import Reference
-from regctl.errors import Conflict, RegctlError
+from regctl.errors import Conflict, IntegrityError, RegctlError
 from regctl.verify import VerifyOptions, verify
+from reproreg_schemas.jobs import INTEGRITY_FAILURE_PREFIX
 from reproreg_worker.heartbeat import Heartbeat
 from reproreg_worker.identity import WorkerIdentity
 
@@ -35,8 +37,9 @@ def run_job(identity: WorkerIdentity, job_id: str) -> str:
     except Conflict:
         return "lost"
     except RegctlError as err:
+        failure = (INTEGRITY_FAILURE_PREFIX if isinstance(err, IntegrityError) else "") + err.message
         try:
-            api.fail_job(job_id, job["lease"], err.message)
+            api.fail_job(job_id, job["lease"], failure[:10000])
         except RegctlError:
             return "lost"
         return "failed"

@@ -36,7 +36,9 @@ class RequestJob(MethodView):
 class Job(MethodView):
     @blp.response(200, JobSchema)
     def get(self, job_id):
-        """A job's state, attempt, worker and log."""
+        """A job's state, attempt, worker and log. A job that ran and recorded its verification has succeeded,
+        whatever it found: ``outcome`` says what (reproduced, claim_failed, evaluation_failed). A job that could not
+        run is in state error, with the reason in ``failure``."""
         return jobs.job_document(jobs.get_job(db_session(), current_user(), job_id))
 
 
@@ -75,5 +77,6 @@ class Fail(MethodView):
     @blp.arguments(FailSchema)
     @blp.response(200, JobSchema)
     def post(self, body, job_id):
-        """End the job without a report, with the reason (e.g. the files failed their hash check)."""
+        """End the job without a report (state error), with the reason; a reason that starts with "integrity
+        failure: " says that the files failed their hash check."""
         return jobs.job_document(jobs.fail(db_session(), current_user(), job_id, body["lease"], body["failure"]))

@@ -4,23 +4,27 @@ A job is runnable when it is queued, or running under a lease that has expired (
 heartbeating). Leasing is one conditional UPDATE, so two deliveries of the same message cannot both run
 it; every lease has a fresh token, and only the current token can record the job's one result. After
 ``max_attempts`` leases the job fails with a stated reason instead of running again.
+
+A job that ran and recorded its verification has *succeeded*, whatever the verification found: its outcome
+(reproduced, claim failed, evaluation failed) is the verification's. Only a job that could not run (the worker
+reported why, e.g. the files failed their hash check, or it stopped responding on every attempt) ends in *error*.
 """
 
 import secrets
 from datetime import timedelta
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from reproreg.errors import RegistryError
-from reproreg.models import User, VerificationJob, Version
+from reproreg.models import User, Verification, VerificationJob, Version
 from reproreg.models.base import utcnow
 from reproreg.services import audit
 from reproreg.services.access import owns_namespace, readable_artifact
 from reproreg.services.committees import role_in
 from reproreg.services.versions import resolve_version
 from reproreg_schemas.verdicts import runs_for
-from reproreg_schemas.vocabulary import JobState, Outcome
+from reproreg_schemas.vocabulary import JobState
 
 LOG_LIMIT = 64 * 1024
 
@@ -171,23 +175,25 @@ def fail(session: Session, user: User | None, job_id: str, token: str, failure: 
 
 
 def attach_verification(session: Session, user: User, job_id: str, token: str | None, verification) -> None:
-    """Record a job's one result, in the transaction that records the verification."""
+    """Record a job's one result, in the transaction that records the verification: the job ran, so it has
+    succeeded; what the verification found is its outcome (see ``job_document``)."""
     if token is None:
         raise RegistryError("JOB_NOT_AVAILABLE", "a report for a job must carry the job's lease")
     job = _current(session, user, job_id, token)
     if job.version_id != verification.version_id:
         raise RegistryError("INVALID_REPORT", "the report is not about the job's version")
     job.verification_id = verification.id
-    state = JobState.SUCCEEDED if verification.outcome == Outcome.REPRODUCED else JobState.FAILED
-    _finish(session, job, state, verification.failure)
+    _finish(session, job, JobState.SUCCEEDED, verification.failure,
+            note=f"outcome {verification.outcome.replace('_', ' ')}")
 
 
-def _finish(session: Session, job: VerificationJob, state: str, failure: str | None) -> None:
+def _finish(session: Session, job: VerificationJob, state: str, failure: str | None, note: str = "") -> None:
     job.state = state
     job.failure = failure
     job.finished_at = utcnow()
     job.lease_token = None
-    _append_log(job, f"finished: {state}" + (f" ({failure})" if failure else "") + "\n")
+    details = "; ".join(text for text in (note, failure) if text)
+    _append_log(job, f"finished: {state}" + (f" ({details})" if details else "") + "\n")
 
 
 def _append_log(job: VerificationJob, text: str) -> None:
@@ -201,7 +207,8 @@ def job_document(job: VerificationJob) -> dict:
         "accelerator": job.accelerator, "state": job.state, "attempt": job.attempt,
         "max_attempts": job.max_attempts, "worker": job.lease_owner, "hardware": job.hardware,
         "lease_expires_at": job.lease_expires_at, "heartbeat_at": job.heartbeat_at, "log": job.log or "",
-        "failure": job.failure, "verification_id": job.verification_id, "created_at": job.created_at,
+        "failure": job.failure, "verification_id": job.verification_id, "outcome": _outcome(job),
+        "created_at": job.created_at,
         "started_at": job.started_at, "finished_at": job.finished_at,
         "timeout_s": time_budget_s(version),
     }
@@ -209,3 +216,11 @@ def job_document(job: VerificationJob) -> dict:
         document.update(state=JobState.ERROR, failure=_gave_up(job), finished_at=job.lease_expires_at,
                         log=document["log"] + f"finished: error ({_gave_up(job)})\n")
     return document
+
+
+def _outcome(job: VerificationJob) -> str | None:
+    """What the job's recorded verification found, or None while it has none."""
+    if job.verification_id is None:
+        return None
+    verification = object_session(job).get(Verification, job.verification_id)
+    return verification.outcome if verification is not None else None

@@ -1,10 +1,20 @@
-"""Job leases through the API: one runner at a time, expiry, three attempts, one result."""
+"""Job leases through the API: one runner at a time, expiry, three attempts, one result; a job that recorded its
+report succeeded, whatever the report found."""
 
+import base64
+import secrets
 import time
+from datetime import UTC, datetime
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from reproreg.unit_of_work import unit_of_work
+from reproreg_schemas.jobs import INTEGRITY_FAILURE_PREFIX, is_integrity_failure
+from reproreg_schemas.verdicts import judge, outcome
+from reproreg_schemas.verification import REPORT_VERSION, key_challenge_bytes, report_bytes
+from tests.factories import author_file
 from tests.registry.helpers import FILES, publish
 
 
@@ -89,3 +99,58 @@ def test_gpu_jobs_go_only_to_gpu_workers(http, setup):
     gpu = http.post(f"/api/v1/jobs/{job['id']}/lease", json={"worker": "g1", "accelerators": ["cpu", "gpu"],
                                                              "hardware": "gpu=H100-80GB"}, headers=worker)
     assert gpu.status_code == 200 and gpu.json["hardware"] == "gpu=H100-80GB"
+
+
+def _register_key(http, headers) -> tuple[Ed25519PrivateKey, str]:
+    private = Ed25519PrivateKey.generate()
+    public = base64.b64encode(private.public_key().public_bytes(serialization.Encoding.Raw,
+                                                                serialization.PublicFormat.Raw)).decode()
+    challenge = http.post("/api/v1/keys/challenge", headers=headers).json["challenge"]
+    key = http.post("/api/v1/keys", headers=headers, json={
+        "public_key": public, "challenge": challenge,
+        "signature": base64.b64encode(private.sign(key_challenge_bytes(challenge))).decode()})
+    assert key.status_code == 201, key.json
+    return private, key.json["id"]
+
+
+def _job_report(http, job: dict, metrics: dict) -> dict:
+    """The report a worker makes for the job, judged from ``metrics`` (three seeded runs)."""
+    claims = author_file()["claims"]
+    runs = [{"seed": seed, "exit_code": 0, "timed_out": False, "wall_time_s": 1.0, "stdout_tail": "",
+             "stderr_tail": "", "metrics": dict(metrics), "error": None, "limits": {}} for seed in range(3)]
+    verdicts = judge(claims, [run["metrics"] for run in runs])
+    now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return {"report_version": REPORT_VERSION, "name": job["name"], "version": job["version"],
+            "digest": job["digest"], "verifier": "worker", "nonce": secrets.token_hex(16), "signed_at": now,
+            "started_at": now, "finished_at": now, "command": "python eval.py", "sandbox": "bubblewrap",
+            "environment": {"cpu": "test", "cpu_count": 1, "accelerator_used": "cpu"}, "runs": runs,
+            "claims": verdicts, "outcome": outcome(verdicts), "failure": None, "job": job["id"]}
+
+
+@pytest.mark.parametrize("metrics, found", [({"top1": 0.953, "loss": 0.2}, "reproduced"),
+                                            ({"top1": 0.5, "loss": 0.2}, "claim_failed")])
+def test_a_job_that_recorded_its_report_succeeded_whatever_the_claims_did(http, setup, metrics, found):
+    author, worker, _ = setup
+    private, key_id = _register_key(http, worker)
+    job = http.post("/api/v1/artifacts/alice/resnet/versions/1.0.0/jobs", headers=author).json
+    assert job["outcome"] is None
+    token = lease(http, worker, job["id"]).json["lease"]
+    report = _job_report(http, job, metrics)
+    recorded = http.post("/api/v1/artifacts/alice/resnet/versions/1.0.0/verifications", headers=worker, json={
+        "report": report, "key_id": key_id, "lease": token,
+        "signature": base64.b64encode(private.sign(report_bytes(report))).decode()})
+    assert recorded.status_code == 201, recorded.json
+    final = http.get(f"/api/v1/jobs/{job['id']}", headers=author).json
+    assert final["state"] == "succeeded" and final["outcome"] == found
+    assert final["verification_id"] == recorded.json["id"]
+    assert f"finished: succeeded (outcome {found.replace('_', ' ')})" in final["log"]
+
+
+def test_a_job_that_could_not_run_is_an_error_without_an_outcome(http, setup):
+    author, worker, _ = setup
+    job = http.post("/api/v1/artifacts/alice/resnet/versions/1.0.0/jobs", headers=author).json
+    token = lease(http, worker, job["id"]).json["lease"]
+    failure = INTEGRITY_FAILURE_PREFIX + "weights/model.safetensors does not hash to its digest"
+    http.post(f"/api/v1/jobs/{job['id']}/fail", json={"lease": token, "failure": failure}, headers=worker)
+    final = http.get(f"/api/v1/jobs/{job['id']}", headers=author).json
+    assert final["state"] == "error" and final["outcome"] is None and is_integrity_failure(final["failure"])

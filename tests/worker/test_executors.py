@@ -10,10 +10,10 @@ from pathlib import Path
 
 from regctl import keys
 from regctl.api import ApiClient
-from reproreg_schemas.jobs import VERIFY_TASK
+from reproreg_schemas.jobs import VERIFY_TASK, is_integrity_failure
 from reproreg_worker.celery_consumer import build_worker_app, worker_identity
 from reproreg_worker.embedded import create_executor
-from reproreg_worker.runner import ensure_key
+from reproreg_worker.runner import ensure_key, run_job
 
 BIN = str(Path(sys.executable).parent)
 
@@ -86,3 +86,33 @@ def test_a_job_leased_by_another_worker_is_skipped(served, author, account, tmp_
     consumer = build_worker_app("redis://127.0.0.1:6379/0", "unused-", identity)
     assert consumer.tasks[VERIFY_TASK](job["id"]) == "skipped"
     assert author.get_job(job["id"])["worker"] == "worker-a/elsewhere"
+
+
+def test_a_job_whose_files_fail_their_hash_check_is_an_integrity_error(app, served, author, account, tmp_path):
+    from reproreg.storage.local import blob_path
+
+    version = author.get_version("demo/env", "1.0.0")
+    weights = next(f for f in version["manifest"]["files"] if f["path"].startswith("weights/"))
+    stored = blob_path(app.extensions["registry"].settings.blob_dir, weights["sha256"])
+    stored.chmod(0o644)
+    stored.write_bytes(b"\0" * weights["size"])  # damaged in storage, same size
+    job = author.request_job("demo/env", "1.0.0")
+    identity = worker_identity(url=served, token=account("worker-a", worker=True), gpu=None, name="a",
+                               home=tmp_path / "home", heartbeat_s=1, environment={"PATH": "/usr/bin:/bin"})
+    ensure_key(identity)
+    assert run_job(identity, job["id"]) == "failed"
+    final = author.get_job(job["id"])
+    assert final["state"] == "error" and final["outcome"] is None and final["verification_id"] is None
+    assert is_integrity_failure(final["failure"]) and weights["path"] in final["failure"]
+    assert "Author code" not in final["log"]
+
+
+def test_a_job_that_recorded_its_report_succeeded_with_its_outcome(served, author, account, tmp_path):
+    job = author.request_job("demo/env", "1.0.0")
+    identity = worker_identity(url=served, token=account("worker-a", worker=True), gpu=None, name="a",
+                               home=tmp_path / "home", heartbeat_s=1, environment={"PATH": "/usr/bin:/bin"})
+    ensure_key(identity)
+    assert run_job(identity, job["id"]) == "recorded"
+    final = author.get_job(job["id"])
+    assert (final["state"], final["outcome"]) == ("succeeded", "reproduced")
+    assert recorded(author, final)["outcome"] == "reproduced"
