@@ -13,6 +13,7 @@ from regctl import environment
 from regctl.api import ApiClient
 from regctl.cache import BlobCache
 from regctl.commands import Reference, download, verified_version
+from regctl.errors import UsageError
 from regctl.sandbox import Runner, render_command
 from reproreg_schemas.verdicts import judge, outcome, runs_for
 from reproreg_schemas.verification import REPORT_VERSION
@@ -48,6 +49,7 @@ def verify(api: ApiClient, cache: BlobCache, reference: Reference, options: Veri
     base = Path(options.workdir or tempfile.mkdtemp(prefix="regctl-verify-")).resolve()
     files = base / "files"
     document = verified_version(api, reference)
+    _check_verifiable(document)
     pulled = download(api, cache, document, files, show_progress=False)
     manifest = document["manifest"]
     spec = manifest.get("evaluation")
@@ -58,17 +60,12 @@ def verify(api: ApiClient, cache: BlobCache, reference: Reference, options: Veri
         "environment": environment.capture(spec["accelerator"] if spec else Accelerator.CPU),
         "runs": [], "claims": [], "outcome": "evaluation_failed", "failure": None, "job": options.job,
     }
-    if not spec:
-        return _finish(report, "the version has no evaluation spec: there is nothing to run")
     if spec["accelerator"] == Accelerator.GPU and report["environment"]["accelerator_used"] != Accelerator.GPU:
         return _finish(report, "the evaluation requires a GPU and this machine has none; it was not run "
                                "(a GPU claim is never judged on a CPU)")
-    authors = ", ".join((manifest.get("paper") or {}).get("authors") or []) or "not named"
-    notice(f"Author code from {document['published_by']} (publisher of {pulled['name']}@{pulled['version']}; "
-           f"paper authors: {authors}) "
-           f"will run {'in the bubblewrap sandbox (no network)' if options.sandboxed else 'WITHOUT a sandbox'}:\n"
-           f"  {spec['command']}")
-    for seed in range(runs_for(manifest["claims"], spec["command"])):
+    seeds = runs_for(manifest["claims"], spec["command"])
+    notice(_what_will_run(document, spec, files, base, seeds, options.sandboxed))
+    for seed in range(seeds):
         run = _run_once(runner, spec, files, base / f"run-{seed}", seed, env)
         report["runs"].append(run)
         if run["error"]:
@@ -77,6 +74,36 @@ def verify(api: ApiClient, cache: BlobCache, reference: Reference, options: Veri
     report["outcome"] = outcome(report["claims"])
     missing = [v["metric"] for v in report["claims"] if v["verdict"] == "missing"]
     return _finish(report, f"claimed metric(s) absent from the output: {', '.join(missing)}" if missing else None)
+
+
+def _check_verifiable(document: dict) -> None:
+    """A version without claims, or without an evaluation to check them (a draft, a base model, a data set),
+    has nothing to verify: say so before anything is downloaded."""
+    manifest = document["manifest"]
+    missing = [what for what, present in (("claims", manifest.get("claims")),
+                                          ("evaluation", manifest.get("evaluation"))) if not present]
+    if missing:
+        raise UsageError(f"{document['name']}@{document['version']} has no claims to verify (it has no "
+                         f"{' and no '.join(missing)}); nothing was downloaded or run", code="NOTHING_TO_VERIFY",
+                         details={"missing": missing})
+
+
+def _what_will_run(document: dict, spec: dict, files: Path, base: Path, seeds: int, sandboxed: bool) -> str:
+    """Whose code runs, where, and the exact command, its placeholders filled in as they will be."""
+    manifest = document["manifest"]
+    authors = ", ".join((manifest.get("paper") or {}).get("authors") or []) or "not named"
+    text = (f"Author code from {document['published_by']} (publisher of {document['name']}@{document['version']}; "
+            f"paper authors: {authors}) "
+            f"will run {'in the bubblewrap sandbox (no network)' if sandboxed else 'WITHOUT a sandbox'}:\n"
+            f"  {render_command(spec['command'], files, _metrics_path(base, 0), 0)}")
+    if seeds > 1:
+        text += (f"\nand {seeds - 1} more time(s), with seed 1 to {seeds - 1} in place of {{seed}} (each run writes "
+                 f"its metrics into its own folder {base}/run-N)")
+    return text
+
+
+def _metrics_path(base: Path, seed: int) -> Path:
+    return base / f"run-{seed}" / "metrics.json"
 
 
 def _finish(report: dict, failure: str | None) -> dict:
@@ -89,7 +116,7 @@ def _finish(report: dict, failure: str | None) -> dict:
 
 def _run_once(runner: Runner, spec: dict, files: Path, workdir: Path, seed: int, env: dict[str, str]) -> dict:
     workdir.mkdir(parents=True)
-    metrics_path = workdir / "metrics.json"
+    metrics_path = workdir / "metrics.json"  # as _metrics_path says
     result = runner.run(render_command(spec["command"], files, metrics_path, seed), workdir, files,
                         spec["timeout_s"], spec.get("memory_mb"), env,
                         max_processes=spec.get("max_processes"), accelerator=spec["accelerator"])

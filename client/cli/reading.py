@@ -10,9 +10,11 @@ from regctl.cache import BlobCache
 from regctl.cli.common import api_client, handles_errors, json_option
 from regctl.config import load_config
 from regctl.output import badge_snippets, emit_json, note, table
+from reproreg_schemas.checklist import ITEMS
 from reproreg_schemas.claims import tolerance_text
-from reproreg_schemas.units import human_size
-from reproreg_schemas.vocabulary import BadgeKind, values
+from reproreg_schemas.units import exact_number, human_size
+from reproreg_schemas.verdicts import run_values, with_run_values
+from reproreg_schemas.vocabulary import COMPLETED_OUTCOMES, BadgeKind, ChecklistState, ReproducedState, values
 
 
 @click.command()
@@ -51,12 +53,15 @@ def pull(reference: str, output: Path | None, force: bool, as_json: bool):
 @json_option
 @handles_errors
 def show(reference: str, as_json: bool):
-    """Show a version: digest, files, claims and checklist warnings."""
+    """Show a version: digest, files, badge states, each claim with its latest trusted verification (measured
+    value, verdict and rule, who, hardware, when), community reports and checklist warnings."""
     ref = commands.parse_reference(reference)
     api = api_client()
     document = commands.verified_version(api, ref)
+    states = api.badges(document["name"], document["version"])
+    record = version_record(document, states, api.verifications(document["name"], document["version"]))
     if as_json:
-        emit_json(document)
+        emit_json({**document, **record})
         return
     manifest = document["manifest"]
     yanked = f"  YANKED: {document['yank_reason']}" if document["yanked"] else ""
@@ -65,16 +70,84 @@ def show(reference: str, as_json: bool):
     click.echo(f"digest:    {document['digest']}")
     click.echo(f"published: {document['published_at']} by {document['published_by']}")
     click.echo(f"license:   {manifest['license']}")
+    click.echo(f"badges:    {badges_line(record)}")
     click.echo("\nfiles:")
     click.echo(table([[f["path"], human_size(f["size"]), f["sha256"]] for f in manifest["files"]],
                      ["path", "size", "sha256"]))
-    if manifest["claims"]:
-        click.echo("\nclaims:")
-        rows = [[c["metric"], c["dataset"], f"{c['value']:g}", tolerance_text(c)] for c in manifest["claims"]]
-        click.echo(table(rows, ["metric", "dataset", "claimed", "tolerance"]))
+    click.echo("")
+    for line in claims_lines(record):
+        click.echo(line)
     for warning in document["checklist_warnings"]:
         click.echo(f"checklist warning {warning['item']}: {warning['message']}")
     click.echo(f"\npull with: regctl pull {document['name']}@{document['version']}")
+
+
+def version_record(document: dict, states: dict, verifications: list[dict]) -> dict:
+    """What ``show`` adds to the version: its badge states, the checklist's answered items, each claim with the
+    latest trusted verification that judged it, and the number of community reports."""
+    manifest = document["manifest"]
+    answered, items = states.get("checklist_answered"), states.get("checklist_items")
+    if answered is None or items is None:
+        given = manifest.get("checklist") or {}
+        answered = sum(1 for item in ITEMS if isinstance(given.get(item), dict) and given[item].get("answer"))
+        items = len(ITEMS)
+    judged = [v for v in verifications if v["trusted"] and v["outcome"] in COMPLETED_OUTCOMES]  # oldest first
+    claims = []
+    for claim in manifest.get("claims") or []:
+        latest = None
+        for verification in judged:
+            verdict = next((c for c in verification["claims"]
+                            if c["metric"] == claim["metric"] and c["dataset"] == claim["dataset"]), None)
+            if verdict is not None:
+                latest = {"verification_id": verification["id"], "verifier": verification["verifier"],
+                          "role": verification["role"], "hardware": verification["hardware"],
+                          "created_at": verification["created_at"], "measured": verdict["measured"],
+                          "measured_runs": run_values(verdict, (verification.get("report") or {}).get("runs", [])),
+                          "verdict": verdict["verdict"], "rule": verdict["rule"]}
+        claims.append({"metric": claim["metric"], "dataset": claim["dataset"], "claimed": claim["value"],
+                       "tolerance": claim["tolerance"], "tolerance_text": tolerance_text(claim),
+                       "latest_trusted": latest})
+    return {"badges": states, "checklist": {"answered": answered, "items": items},
+            "claims": claims, "community_reports": states.get("community", {}).get("reports", 0)}
+
+
+def badges_line(record: dict) -> str:
+    """``available · functional · reproduction failed · checklist 14/21``, each marked yes or no."""
+    states, checklist = record["badges"], record["checklist"]
+    reproduced = {ReproducedState.REPRODUCED: "reproduced: yes",
+                  ReproducedState.FAILED: "reproduced: FAILED"}.get(states["reproduced_state"],
+                                                                     "reproduced: not verified")
+    parts = [f"available: {'yes' if states['available'] else 'no'}",
+             f"functional: {'yes' if states['functional'] else 'not evaluated'}", reproduced,
+             f"checklist {checklist['answered']}/{checklist['items']}"
+             + ("" if states["checklist_state"] == ChecklistState.COMPLETE else f" ({states['checklist_state']})")]
+    return " · ".join(parts) + ("  (yanked)" if states["yanked"] else "")
+
+
+def claims_lines(record: dict) -> list[str]:
+    if not record["claims"]:
+        lines = ["no claims to verify"]
+    else:
+        rows, sources = [], {}
+        for claim in record["claims"]:
+            latest = claim["latest_trusted"]
+            if latest is None:
+                rows.append([claim["metric"], claim["dataset"], exact_number(claim["claimed"]),
+                             claim["tolerance_text"], "-", "not verified", "", ""])
+                continue
+            sources.setdefault(latest["verification_id"], latest)
+            rule = with_run_values(latest["rule"], latest["measured_runs"])
+            rows.append([claim["metric"], claim["dataset"], exact_number(claim["claimed"]), claim["tolerance_text"],
+                         exact_number(latest["measured"]), latest["verdict"].upper(), rule,
+                         f"#{latest['verification_id']}"])
+        lines = ["claims (each with the latest trusted verification that judged it):",
+                 table(rows, ["metric", "dataset", "claimed", "tolerance", "measured", "verdict", "rule", "by"])]
+        lines += [f"  #{key}: {v['verifier']} ({v['role']}) on {v['hardware']}, {v['created_at']}"
+                  for key, v in sources.items()]
+    reports = record["community_reports"]
+    lines.append(f"community reports: {reports}" + (" (shown on the version page; they never earn a badge)"
+                                                    if reports else ""))
+    return lines
 
 
 @click.command()

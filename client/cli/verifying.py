@@ -11,8 +11,11 @@ from regctl.api import ApiClient
 from regctl.cache import BlobCache
 from regctl.cli.common import api_client, handles_errors, json_option
 from regctl.config import load_config
-from regctl.errors import EvaluationFailed, UsageError
+from regctl.errors import EvaluationFailed, IntegrityError, UsageError
 from regctl.output import emit_json, note, table
+from reproreg_schemas.jobs import is_integrity_failure
+from reproreg_schemas.units import exact_number
+from reproreg_schemas.verdicts import rule_text
 from reproreg_schemas.vocabulary import JOB_END_STATES, JobState
 
 
@@ -22,7 +25,8 @@ from reproreg_schemas.vocabulary import JOB_END_STATES, JobState
 @click.option("--no-sandbox", is_flag=True, help="Run the author's code without bubblewrap (recorded in the report).")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
               help="Where to put the files and runs (default: a new temporary folder).")
-@click.option("--yes", "-y", is_flag=True, help="Do not ask before running the author's code.")
+@click.option("--yes", "-y", is_flag=True, help="Run the author's code without asking (for scripts). Without it, "
+                                                "regctl asks on a terminal (default no) and refuses elsewhere.")
 @click.option("--remote", is_flag=True, help="Have a reference worker of the registry run it; wait and show progress.")
 @json_option
 @handles_errors
@@ -30,7 +34,11 @@ def verify(reference: str, submit: bool, no_sandbox: bool, workdir: Path | None,
            as_json: bool):
     """Pull and hash-check a version, re-run its evaluation in a sandbox, and judge every claim.
 
-    Exit 0 every claim held, 1 a claim failed, 2 integrity failure (nothing ran), 3 the evaluation failed."""
+    Before someone else's code runs on this machine, regctl shows the exact command and asks (default no);
+    --yes answers for scripts, and without a terminal nothing runs unless --yes is given (exit 4).
+
+    Exit 0 every claim held, 1 a claim failed, 2 integrity failure (nothing ran), 3 the evaluation failed,
+    4 nothing to verify or not confirmed. With --remote the same codes, from the reference worker's run."""
     from regctl import verify as verifying
 
     ref = commands.parse_reference(reference)
@@ -43,8 +51,8 @@ def verify(reference: str, submit: bool, no_sandbox: bool, workdir: Path | None,
 
     def notice(message: str) -> None:
         note(message)
-        if not yes and not as_json and sys.stdin.isatty() and not click.confirm("Run it?", default=True):
-            raise UsageError("not run: you declined", code="DECLINED")
+        if not yes:
+            _confirm()
 
     # a sandbox that cannot be built as specified is an evaluation failure (exit 3), never run unconfined
     options = verifying.VerifyOptions(sandboxed=not no_sandbox, workdir=workdir, env=os.environ)
@@ -61,8 +69,24 @@ def verify(reference: str, submit: bool, no_sandbox: bool, workdir: Path | None,
     sys.exit(verifying.EXIT_FOR_OUTCOME[report["outcome"]])
 
 
+def _confirm() -> None:
+    """Ask before running someone else's code here: on a terminal, default no; elsewhere refuse (use --yes)."""
+    if not _interactive():
+        raise UsageError("not run: regctl asks before running someone else's code and there is no terminal to "
+                         "ask on; pass --yes to run it", code="CONFIRMATION_REQUIRED")
+    if not click.confirm("Run it on this machine?", default=False, err=True):
+        raise UsageError("not run: you declined", code="DECLINED")
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
 def _verify_remotely(api: ApiClient, ref) -> dict:
-    """Queue a reference job, follow its state and log, and return the worker's report."""
+    """Queue a reference job, follow its state and log, and return the worker's report.
+
+    A job that ran has succeeded, whatever its verification found (the report's outcome, and the exit code,
+    say that); one that could not run ends in error: exit 2 when the files failed their hash check, else 3."""
     import time
 
     job = api.request_job(ref.name, ref.version)
@@ -73,8 +97,8 @@ def _verify_remotely(api: ApiClient, ref) -> dict:
         job = api.get_job(job["id"])
         if job["state"] != state:
             state = job["state"]
-            note(f"job {job['id']}: {state}" + (f" (attempt {job['attempt']}, {job['worker']} on {job['hardware']})"
-                                                 if job["worker"] else ""))
+            note(f"job {job['id']}: {_state_text(job)}"
+                 + (f" (attempt {job['attempt']}, {job['worker']} on {job['hardware']})" if job["worker"] else ""))
         for line in job["log"][shown:].splitlines():
             note(f"  | {line}")
         shown = len(job["log"])
@@ -84,13 +108,27 @@ def _verify_remotely(api: ApiClient, ref) -> dict:
             raise EvaluationFailed(f"job {job['id']} did not finish in time; it stays queued: "
                                    f"follow it with the API at /api/v1/jobs/{job['id']}", code="JOB_TIMEOUT")
         time.sleep(1)
-    if state == JobState.ERROR:
-        raise EvaluationFailed(f"job {job['id']} could not complete: {job['failure']}", code="JOB_ERROR",
-                               details={"job": job})
+    if job.get("verification_id") is None:  # it could not run: no report
+        error = IntegrityError if is_integrity_failure(job["failure"]) else EvaluationFailed
+        raise error(f"job {job['id']} could not run: {job['failure']}", code="JOB_ERROR", details={"job": job})
     recorded = next(v for v in api.verifications(job["name"], job["digest"]) if v["id"] == job["verification_id"])
     return {**recorded["report"], "submitted": {"id": recorded["id"], "role": recorded["role"],
                                                 "signature_status": recorded["signature_status"]},
-            "job": job["id"]}
+            "job": job["id"], "job_state": job["state"]}
+
+
+def _state_text(job: dict) -> str:
+    """``succeeded (it ran; outcome: claim failed)`` for a job that ran, else the state."""
+    outcome = job.get("outcome")
+    if job["state"] == JobState.SUCCEEDED and outcome:
+        return f"succeeded (it ran; outcome: {outcome_words(outcome)})"
+    if job["state"] == JobState.ERROR:
+        return f"error (it could not run: {job['failure']})"
+    return job["state"]
+
+
+def outcome_words(outcome: str) -> str:
+    return outcome.replace("_", " ")
 
 
 def _print_report(report: dict) -> None:
@@ -98,20 +136,25 @@ def _print_report(report: dict) -> None:
     click.echo(f"{report['name']}@{report['version']}  {report['digest']}")
     click.echo(f"sandbox: {report['sandbox']}; accelerator asked {environment['accelerator_requested']}, used "
                f"{environment['accelerator_used']}; python {environment['python']}; {environment['cpu']}")
-    for run in report["runs"]:
-        click.echo(f"run seed {run['seed']}: exit {run['exit_code']}, {run['wall_time_s']:.2f} s"
+    seeded = "{seed}" in (report.get("command") or "")
+    for run in report["runs"]:  # the seed only matters to a command that takes one
+        label = f"run seed {run['seed']}" if seeded else "run"
+        click.echo(f"{label}: exit {run['exit_code']}, {run['wall_time_s']:.2f} s"
                    + (" (timed out)" if run["timed_out"] else ""))
     if report["claims"]:
-        rows = [[v["metric"], v["dataset"], f"{v['claimed']:g}",
-                 "-" if v["measured"] is None else f"{v['measured']:.6g}", v["rule"], v["verdict"].upper()]
+        rows = [[v["metric"], v["dataset"], exact_number(v["claimed"]), exact_number(v["measured"]),
+                 v["verdict"].upper(), rule_text(v, report["runs"])]
                 for v in report["claims"]]
-        click.echo(table(rows, ["claim", "dataset", "claimed", "measured", "rule", "verdict"]))
+        click.echo(table(rows, ["claim", "dataset", "claimed", "measured", "verdict", "rule"]))
     if report["failure"]:
         click.echo(f"evaluation failed: {report['failure']}")
         failed = next((run for run in reversed(report["runs"]) if run["stderr_tail"]), None)
         if failed:
             click.echo("last lines of its stderr:\n  " + "\n  ".join(failed["stderr_tail"].splitlines()[-10:]))
-    click.echo(f"outcome: {report['outcome']}")
+    if report.get("job"):
+        click.echo(f"job {report['job']}: {report.get('job_state', JobState.SUCCEEDED)} (it ran on the reference "
+                   "worker)")
+    click.echo(f"outcome: {outcome_words(report['outcome'])}")
     if "submitted" in report:
         click.echo(f"recorded as verification {report['submitted']['id']} ({report['submitted']['role']}, "
                    f"signature {report['submitted']['signature_status']})")

@@ -31,8 +31,8 @@ def seeded(live, regctl_as, tmp_path):
                           paper={"title": "Secret", "venue": "demo-2026"})
     assert author("push", secret).code == 0
     assert reviewer("keys", "create").code == 0
-    assert reviewer("verify", "demo/digits-logreg", "--submit").code == 0
-    assert reviewer("verify", "demo/iris-overclaimed", "--submit").code == 1
+    assert reviewer("verify", "demo/digits-logreg", "--submit", "--yes").code == 0
+    assert reviewer("verify", "demo/iris-overclaimed", "--submit", "--yes").code == 1
     return author
 
 
@@ -71,6 +71,7 @@ def test_a_reader_finds_checks_and_exports_entries_in_a_browser(live, seeded, br
     rows = page.locator("table.claims tbody tr")
     assert rows.count() == 2
     assert "held" in rows.nth(0).inner_text() and "0.9648" in rows.nth(0).inner_text()
+    assert "held: |measured − claimed| ≤ 0.005 (abs 0.005)" in rows.nth(0).inner_text()  # the rule, as text
     assert "rev" in page.inner_text("table.claims thead")
     images = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
     assert images and all(complete and width > 0 for complete, width in images)
@@ -80,6 +81,7 @@ def test_a_reader_finds_checks_and_exports_entries_in_a_browser(live, seeded, br
     failed.on("request", lambda r: requested.append(r.url))
     failed.goto(live.url + "/demo/iris-overclaimed/1.0.0")
     assert "failed" in failed.inner_text("table.claims") and "reproduction failed" in failed.inner_text("main")
+    assert "mean of 3 runs: " in failed.inner_text("table.claims")  # each run's value beside the mean
     failed.screenshot(path=out / "version-failed.png", full_page=True)
 
     snippet = subprocess.run([BIN / "regctl", "badge", "demo/digits-logreg"], capture_output=True, text=True,

@@ -30,6 +30,16 @@ def test_verify_remote_runs_on_the_in_process_executor(live, regctl_as):
     assert badges["reproduced"] is True
 
 
+def test_a_remote_job_that_finds_a_claim_false_succeeded_with_outcome_claim_failed(live, regctl_as):
+    author = regctl_as("demo")
+    assert author("push", EXAMPLES / "iris-overclaimed").code == 0
+    result = author("verify", "demo/iris-overclaimed", "--remote", timeout=180)
+    assert result.code == 1, result.stderr
+    assert "succeeded (it ran; outcome: claim failed)" in result.stderr and ": failed" not in result.stderr
+    assert "run seed 2:" in result.stdout and "FAILED" in result.stdout
+    assert result.stdout.strip().splitlines()[-2] == "outcome: claim failed"
+
+
 @pytest.fixture
 def broker():
     client = redis.Redis.from_url(REDIS_URL)
@@ -88,7 +98,9 @@ def test_a_remote_job_through_celery_and_redis_completes_and_is_recorded(celery_
     assert report["submitted"]["role"] == "reference-worker" and report["outcome"] == "claim_failed"
     job = requests.get(f"{celery_registry.url}/api/v1/jobs/{report['job']}",
                        headers={"Authorization": f"Bearer {author.env['REGCTL_TOKEN']}"}).json()
-    assert job["state"] == "failed" and job["attempt"] == 1 and job["worker"] == "gpu-node-1/w1"
+    # the job ran and recorded its report: it succeeded, and what it found is its outcome
+    assert job["state"] == "succeeded" and job["outcome"] == "claim_failed"
+    assert job["attempt"] == 1 and job["worker"] == "gpu-node-1/w1"
     assert job["hardware"].startswith("cpu=")
 
 

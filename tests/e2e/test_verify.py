@@ -38,7 +38,7 @@ def test_a_reproducible_example_verifies_and_a_submitted_report_makes_it_reprodu
     assert author("push", EXAMPLES / "digits-logreg").code == 0
     assert badges(live, "demo/digits-logreg")["reproduced_state"] == "not verified"
 
-    result = reviewer("verify", "demo/digits-logreg", "--submit", "--workdir", tmp_path / "work")
+    result = reviewer("verify", "demo/digits-logreg", "--yes", "--submit", "--workdir", tmp_path / "work")
     assert result.code == 0, result.stdout + result.stderr
     assert "HELD" in result.stdout and "FAILED" not in result.stdout
     assert "Author code from demo" in result.stderr and "eval.py" in result.stderr
@@ -54,9 +54,28 @@ def test_a_reproducible_example_verifies_and_a_submitted_report_makes_it_reprodu
     assert environment["accelerator_requested"] == environment["accelerator_used"] == "cpu"
 
 
+def test_verify_shows_the_exact_command_and_without_a_terminal_runs_nothing_unless_yes(author, reviewer, tmp_path):
+    assert author("push", EXAMPLES / "digits-logreg").code == 0
+    work = tmp_path / "work"
+    refused = reviewer("verify", "demo/digits-logreg", "--workdir", work)
+    assert refused.code == 4, refused.stderr
+    assert refused.stderr.strip().splitlines()[-1] == (
+        "error: not run: regctl asks before running someone else's code and there is no terminal to ask on; "
+        "pass --yes to run it")
+    # the command as it would run, every placeholder filled in
+    assert (f"python {work}/files/eval.py --weights {work}/files/weights/model.safetensors "
+            f"--out {work}/run-0/metrics.json") in refused.stderr
+    assert "{files}" not in refused.stderr and not (work / "run-0").exists()
+
+    ran = reviewer("verify", "demo/digits-logreg", "--yes", "--workdir", tmp_path / "again")
+    assert ran.code == 0, ran.stderr
+    assert "run: exit 0" in ran.stdout and "seed" not in ran.stdout  # the command takes no {seed}
+    assert "accuracy  digits/test  0.9648" in ran.stdout
+
+
 def test_the_failing_example_exits_1_and_a_later_failure_is_shown(live, author, reviewer, regctl_as):
     assert author("push", EXAMPLES / "iris-overclaimed").code == 0
-    result = reviewer("verify", "demo/iris-overclaimed", "--json", "--submit")
+    result = reviewer("verify", "demo/iris-overclaimed", "--yes", "--json", "--submit")
     assert result.code == 1
     report = result.json()
     assert report["outcome"] == "claim_failed" and len(report["runs"]) == 3
@@ -70,10 +89,10 @@ def test_the_failing_example_exits_1_and_a_later_failure_is_shown(live, author, 
 def test_the_authors_own_verification_never_makes_reproduced(live, author, reviewer):
     assert author("push", EXAMPLES / "digits-logreg").code == 0
     assert author("keys", "create").code == 0
-    assert author("verify", "demo/digits-logreg", "--submit").code == 0
+    assert author("verify", "demo/digits-logreg", "--yes", "--submit").code == 0
     states = badges(live, "demo/digits-logreg")
     assert not states["reproduced"] and not states["functional"] and states["reproduced_state"] == "not verified"
-    assert reviewer("verify", "demo/digits-logreg", "--submit").code == 0
+    assert reviewer("verify", "demo/digits-logreg", "--yes", "--submit").code == 0
     assert badges(live, "demo/digits-logreg")["reproduced"]
 
 
@@ -82,7 +101,7 @@ def test_a_damaged_blob_exits_2_before_any_author_code_runs(live, author, review
     blob = next(p for p in (live.blob_dir / "blobs").rglob("*") if p.is_file() and p.stat().st_size == 2736)
     blob.chmod(0o644)
     blob.write_bytes(b"\0" * 2736)
-    result = reviewer("verify", "demo/digits-logreg", "--workdir", tmp_path / "work")
+    result = reviewer("verify", "demo/digits-logreg", "--yes", "--workdir", tmp_path / "work")
     assert result.code == 2
     assert "weights/model.safetensors" in result.stderr
     assert "Author code" not in result.stderr
@@ -98,7 +117,7 @@ def test_an_evaluation_that_opens_a_network_socket_fails_inside_the_sandbox(live
     assert author("push", project).code == 0
     # Outside the sandbox the registry is reachable, so the failure is the sandbox's doing.
     requests.get(f"{live.url}/api/v1/openapi.json").raise_for_status()
-    result = reviewer("verify", "demo/phone-home", "--json")
+    result = reviewer("verify", "demo/phone-home", "--yes", "--json")
     assert result.code == 3
     report = result.json()
     assert report["outcome"] == "evaluation_failed" and report["sandbox"] == "bubblewrap"
@@ -112,7 +131,7 @@ def test_a_timeout_exits_3(author, reviewer, tmp_path):
                                 [{"metric": "acc", "value": 1.0, "dataset": "x/test", "tolerance": {"abs": 0}}],
                                 timeout_s=2)
     assert author("push", project).code == 0
-    result = reviewer("verify", "demo/slow", "--json")
+    result = reviewer("verify", "demo/slow", "--yes", "--json")
     assert result.code == 3
     report = result.json()
     assert report["runs"][0]["timed_out"] is True and "timed out after 2 s" in report["failure"]
@@ -129,7 +148,7 @@ def test_evaluation_failures_exit_3_with_a_stated_reason(author, reviewer, tmp_p
     project = make_eval_project(tmp_path / "p", "demo/broken", METRIC_SCRIPT.format(body=body),
                                 [{"metric": "acc", "value": 1.0, "dataset": "x/test", "tolerance": {"abs": 0}}])
     assert author("push", project).code == 0
-    result = reviewer("verify", "demo/broken", "--json")
+    result = reviewer("verify", "demo/broken", "--yes", "--json")
     assert result.code == 3
     assert failure in result.json()["failure"]
 
@@ -152,7 +171,7 @@ metrics = {"secret_vars": float(len(leaked)), "config_entries": float(len(list(c
     project = make_eval_project(tmp_path / "p", "demo/snoop", METRIC_SCRIPT.format(body=body), claims)
     assert author("push", project).code == 0
     reviewer.env["AWS_SECRET_ACCESS_KEY"] = "do-not-leak"
-    result = reviewer("verify", "demo/snoop", "--json")
+    result = reviewer("verify", "demo/snoop", "--yes", "--json")
     assert result.code == 0, json.dumps(result.json()["claims"], indent=1) + result.json()["runs"][0]["stderr_tail"]
 
 
@@ -161,7 +180,7 @@ def test_a_gpu_evaluation_is_never_judged_on_a_cpu(author, reviewer, tmp_path):
                                 [{"metric": "acc", "value": 1.0, "dataset": "x/test", "tolerance": {"abs": 0}}],
                                 accelerator="gpu")
     assert author("push", project).code == 0
-    result = reviewer("verify", "demo/needs-gpu", "--json")
+    result = reviewer("verify", "demo/needs-gpu", "--yes", "--json")
     if result.json()["environment"]["gpus"]:
         pytest.skip("this machine has a GPU")  # never the case on the CI machines
     assert result.code == 3 and "requires a GPU" in result.json()["failure"] and result.json()["runs"] == []
@@ -170,9 +189,9 @@ def test_a_gpu_evaluation_is_never_judged_on_a_cpu(author, reviewer, tmp_path):
 def test_without_a_sandbox_verify_refuses_unless_told(author, reviewer):
     assert author("push", EXAMPLES / "digits-logreg").code == 0
     reviewer.env["REGCTL_BWRAP"] = "/nonexistent/bwrap"
-    refused = reviewer("verify", "demo/digits-logreg")
+    refused = reviewer("verify", "demo/digits-logreg", "--yes")
     assert refused.code == 3 and "--no-sandbox" in refused.stderr
-    unconfined = reviewer("verify", "demo/digits-logreg", "--no-sandbox", "--json")
+    unconfined = reviewer("verify", "demo/digits-logreg", "--yes", "--no-sandbox", "--json")
     assert unconfined.code == 0 and unconfined.json()["sandbox"] == "none"
 
 
@@ -193,7 +212,7 @@ def _signed_submission(reviewer, report: dict) -> dict:
 
 def test_reports_with_a_bad_signature_or_unfounded_verdicts_are_refused(live, author, reviewer):
     assert author("push", EXAMPLES / "digits-logreg").code == 0
-    report = reviewer("verify", "demo/digits-logreg", "--json").json()
+    report = reviewer("verify", "demo/digits-logreg", "--yes", "--json").json()
     url = f"{live.url}/api/v1/artifacts/demo/digits-logreg/versions/1.0.0/verifications"
     headers = {"Authorization": f"Bearer {reviewer.env['REGCTL_TOKEN']}"}
 
@@ -225,7 +244,7 @@ def test_the_memory_limit_stops_an_evaluation_that_asks_for_too_much(author, rev
                                 [{"metric": "acc", "value": 1.0, "dataset": "x/test", "tolerance": {"abs": 0}}],
                                 memory_mb=512)
     assert author("push", project).code == 0
-    result = reviewer("verify", "demo/hog", "--json")
+    result = reviewer("verify", "demo/hog", "--yes", "--json")
     assert result.code == 3
     run = result.json()["runs"][0]
     assert run["error"] == "killed: the process tree exceeded the memory limit of 512 MB" and run["exit_code"] != 0
