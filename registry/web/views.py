@@ -122,7 +122,7 @@ def _checklist(version):
 
     warnings = {w["item"]: w["message"] for w in version.checklist_warnings or []}
     answers = {a.item: a for a in version.checklist_answers}
-    return [{"item": item, "text": text, "answer": answers[item].answer if item in answers else "missing",
+    return [{"item": item, "text": text, "answer": answers[item].answer if item in answers else "not answered",
              "justification": answers[item].justification if item in answers else "",
              "evidence": answers[item].evidence if item in answers else None, "warning": warnings.get(item)}
             for item, text in ITEMS.items()]

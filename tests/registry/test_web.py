@@ -16,7 +16,7 @@ from reproreg.config import Settings
 from reproreg.unit_of_work import unit_of_work
 from reproreg_schemas.verdicts import judge, outcome
 from reproreg_schemas.vocabulary import BadgeKind
-from tests.factories import author_file
+from tests.factories import author_file, full_checklist
 from tests.registry.helpers import FILES, publish
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -204,6 +204,22 @@ def test_the_version_page_lists_trusted_verifications_then_community_reports_the
     assert page.index("by <strong>alice</strong>") > page.index('id="authors-runs"')
     claims_head = page[page.index('<table class="claims">'):page.index("</thead>")]
     assert "worker" in claims_head and "rev" in claims_head and "carol" not in claims_head  # badges: trusted only
+
+
+def test_a_drafts_page_says_how_far_it_is_and_that_it_has_no_claims_to_verify(http, entries):
+    alice, _ = entries
+    partial = dict(list(full_checklist().items())[:14])
+    assert publish(http, alice, FILES, name="alice/base-model", claims=[], evaluation=None,
+                   checklist=partial).status_code == 201
+    page = http.get("/alice/base-model/1.0.0").get_data(as_text=True)
+    states = page[page.index('<ul class="states"'):page.index("</ul>", page.index('<ul class="states"'))]
+    assert "checklist 14/21" in states and "no claims to verify" in states
+    assert "No claims to verify." in page
+    assert page.count(">not answered<") == 7
+    listing = http.get("/?q=base-model").get_data(as_text=True)
+    assert "checklist 14/21" in listing and "no claims to verify" in listing
+    complete = http.get("/alice/public-model/1.0.0").get_data(as_text=True)
+    assert "checklist 21/21" not in complete and "no claims to verify" not in complete
 
 
 def test_a_json_training_config_is_rendered_as_json_and_yaml_as_yaml(http, entries):
