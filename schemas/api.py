@@ -1,8 +1,9 @@
 """Request and response bodies of the JSON API under /api/v1."""
 
-from marshmallow import Schema, ValidationError, fields, validate, validates
+from marshmallow import ValidationError, fields, validate, validates
 
 from reproreg_schemas.manifest import ReleaseSchema
+from reproreg_schemas.messages import Schema
 from reproreg_schemas.names import validate_digest
 from reproreg_schemas.vocabulary import Visibility, values
 

@@ -6,6 +6,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from reproreg_schemas.messages import Schema
 from reproreg_schemas.names import validate_multi_line, validate_one_line
+from reproreg_schemas.units import exact_number
 
 TOLERANCE_KINDS = ("abs", "rel", "min", "max")
 
@@ -95,7 +96,8 @@ def tolerance_text(claim: dict) -> str:
     """A claim's tolerance as people read it, on the pages and in regctl: ``± 0.003``, ``± 2 %`` (relative),
     ``≥ 0.85``, ``≤ 0.3``, then the spread it was reported with, e.g. ``± 0.01 · std 0.02 over 5 runs``."""
     kind, bound = next(iter(claim["tolerance"].items()))
-    text = {"abs": f"± {bound:g}", "rel": f"± {bound * 100:g} %", "min": f"≥ {bound:g}", "max": f"≤ {bound:g}"}[kind]
+    text = {"abs": f"± {exact_number(bound)}", "rel": f"± {exact_number(float(f'{bound * 100:.12g}'))} %",
+            "min": f"≥ {exact_number(bound)}", "max": f"≤ {exact_number(bound)}"}[kind]
     if claim.get("std") is not None:
-        text += f" · std {claim['std']:g} over {claim['n_runs']} runs"
+        text += f" · std {exact_number(claim['std'])} over {claim['n_runs']} runs"
     return text

@@ -98,7 +98,8 @@ class Accelerator(StrEnum):
 class JobState(StrEnum):
     """A reference verification job: queued, leased (running), then one end state.
 
-    succeeded: the claims held; failed: the evaluation ran and a claim or the evaluation failed;
+    succeeded: the job ran and recorded its verification, whatever it found (the job's outcome says what);
+    failed: only on jobs recorded before that rule;
     error: the job could not complete (a worker reported a failure, or stopped responding on every attempt).
     """
 

@@ -1,5 +1,7 @@
 """Publishing versions: validate the manifest, check every blob, then write the version in one transaction."""
 
+import json
+
 import yaml
 from marshmallow import ValidationError
 from sqlalchemy import select
@@ -127,6 +129,14 @@ def _parse_training_config(ctx: RegistryContext, manifest: dict):
     if entry["size"] > limit:
         raise RegistryError("INVALID_TRAINING_CONFIG", f"{path} is larger than {limit} bytes", path=path)
     text = b"".join(ctx.blobs.read(entry["sha256"]))
+    if path.lower().endswith(".json"):  # as JSON: YAML would read 1e-08 as a string
+        try:
+            return to_json_data(json.loads(text), max_bytes=2 * limit)
+        except YamlTooLarge as err:
+            raise RegistryError("INVALID_TRAINING_CONFIG", f"{path} is too large once parsed: {err}",
+                                path=path) from None
+        except (ValueError, RecursionError, yaml.YAMLError) as err:
+            raise RegistryError("INVALID_TRAINING_CONFIG", f"{path} is not valid JSON: {err}", path=path) from None
     try:  # stored as JSON and shown on the version's page: aliases must not make it grow past twice the file limit
         return to_json_data(load_bounded_yaml(text.decode("utf-8")), max_bytes=2 * limit)
     except YamlTooLarge as err:

@@ -256,3 +256,23 @@ def test_compute_is_published_for_any_hardware(http, make_user, compute):
     assert response.status_code == 201, response.json
     stored = response.json["manifest"]["training"]["compute"]
     assert {key: value for key, value in stored.items() if value is not None} == compute
+
+
+@pytest.mark.parametrize("config, stored", [
+    (b'{"optimizer": {"eps": 1e-08}, "amp": true}', {"optimizer": {"eps": 1e-08}, "amp": True}),
+    (b'{"lr": NaN}', None), (b'{"lr": ', None),
+])
+def test_a_json_training_config_is_read_as_json(http, make_user, config, stored):
+    """YAML would read 1e-08 as the string "1e-08"; a JSON file is JSON, and invalid JSON is refused as such."""
+    from tests.factories import author_file
+
+    _, alice = make_user("alice")
+    files = {**{k: v for k, v in FILES.items() if k != "configs/train.yaml"}, "configs/train.json": config}
+    training = {**author_file()["training"], "config": "configs/train.json"}
+    response = publish(http, alice, files, training=training)
+    if stored is None:
+        assert response.status_code == 422 and response.json["error"]["code"] == "INVALID_TRAINING_CONFIG"
+        assert "not valid JSON" in response.json["error"]["message"]
+    else:
+        assert response.status_code == 201, response.json
+        assert response.json["training_config"] == stored

@@ -340,7 +340,7 @@ def test_regctl_verify_submit_by_someone_outside_the_committee_is_a_community_re
     author, stranger = regctl_as("demo"), regctl_as("stranger")
     assert author("push", EXAMPLES / "digits-logreg").code == 0
     assert stranger("keys", "create").code == 0
-    result = stranger("verify", "demo/digits-logreg", "--submit", "--json", "--workdir", tmp_path / "work")
+    result = stranger("verify", "demo/digits-logreg", "--yes", "--submit", "--json", "--workdir", tmp_path / "work")
     assert result.code == 0, result.stderr
     report = result.json()
     assert report["verifier"] == "stranger" and len(report["nonce"]) >= 32 and report["signed_at"].endswith("Z")
