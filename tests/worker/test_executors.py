@@ -38,6 +38,14 @@ def key_id_in(home: Path, url: str) -> str:
     return json.loads(meta.read_text())["key_id"]
 
 
+def keyed_worker(served, account, tmp_path):
+    """Reference worker "a" with its signing key registered, evaluating with a bare PATH."""
+    identity = worker_identity(url=served, token=account("worker-a", worker=True), gpu=None, name="a",
+                               home=tmp_path / "home", heartbeat_s=1, environment={"PATH": "/usr/bin:/bin"})
+    ensure_key(identity)
+    return identity
+
+
 def test_two_workers_in_one_process_keep_their_own_home_key_and_evaluation_path(served, author, account, tmp_path):
     environ_before = dict(os.environ)
     first_job = author.request_job("demo/env", "1.0.0")
@@ -97,9 +105,7 @@ def test_a_job_whose_files_fail_their_hash_check_is_an_integrity_error(app, serv
     stored.chmod(0o644)
     stored.write_bytes(b"\0" * weights["size"])  # damaged in storage, same size
     job = author.request_job("demo/env", "1.0.0")
-    identity = worker_identity(url=served, token=account("worker-a", worker=True), gpu=None, name="a",
-                               home=tmp_path / "home", heartbeat_s=1, environment={"PATH": "/usr/bin:/bin"})
-    ensure_key(identity)
+    identity = keyed_worker(served, account, tmp_path)
     assert run_job(identity, job["id"]) == "failed"
     final = author.get_job(job["id"])
     assert final["state"] == "error" and final["outcome"] is None and final["verification_id"] is None
@@ -109,9 +115,7 @@ def test_a_job_whose_files_fail_their_hash_check_is_an_integrity_error(app, serv
 
 def test_a_job_that_recorded_its_report_succeeded_with_its_outcome(served, author, account, tmp_path):
     job = author.request_job("demo/env", "1.0.0")
-    identity = worker_identity(url=served, token=account("worker-a", worker=True), gpu=None, name="a",
-                               home=tmp_path / "home", heartbeat_s=1, environment={"PATH": "/usr/bin:/bin"})
-    ensure_key(identity)
+    identity = keyed_worker(served, account, tmp_path)
     assert run_job(identity, job["id"]) == "recorded"
     final = author.get_job(job["id"])
     assert (final["state"], final["outcome"]) == ("succeeded", "reproduced")
