@@ -1,8 +1,9 @@
 """Claims: a metric, the value the paper reports, the data it was measured on and the tolerance that judges it."""
 
 import math
+import re
 
-from marshmallow import ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, post_dump, validate, validates_schema
 
 from reproreg_schemas.messages import Schema
 from reproreg_schemas.names import validate_multi_line, validate_one_line
@@ -69,6 +70,15 @@ class ClaimSchema(Schema):
     n_runs = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1))
     description = fields.String(load_default=None, allow_none=True,
                                 validate=[validate.Length(max=2000), validate_multi_line])
+    #: the hardware the claimed value was measured on ("A100-80GB"); absent unless given, so that manifests written
+    #: before it existed keep their canonical form (and their digest)
+    hardware = fields.String(allow_none=True, validate=[validate.Length(min=1, max=300), validate_one_line])
+
+    @post_dump
+    def _without_unnamed_hardware(self, data, **kwargs):
+        if "hardware" in data and data["hardware"] is None:
+            del data["hardware"]
+        return data
 
     @validates_schema
     def _spread_needs_runs(self, data, **kwargs):
@@ -101,3 +111,52 @@ def tolerance_text(claim: dict) -> str:
     if claim.get("std") is not None:
         text += f" · std {exact_number(claim['std'])} over {claim['n_runs']} runs"
     return text
+
+
+#: words of a GPU's name that say nothing about which GPU it is
+_NOISE_WORDS = {"NVIDIA", "GEFORCE", "TESLA"}
+
+
+def _hardware_words(name: str) -> set[str]:
+    """A hardware name as a set of upper-case words, sizes joined to their unit ("80 GB" -> "80GB") and counts
+    ("8x") dropped: "NVIDIA A100-SXM4-80GB" -> {A100, SXM4, 80GB}."""
+    text = re.sub(r"(\d+)\s*(GB|GIB|G)\b", lambda m: m.group(1) + "GB", name.upper())
+    words = set(re.split(r"[^0-9A-Z.]+", text)) - _NOISE_WORDS - {""}
+    return {word for word in words if not re.fullmatch(r"\d+X", word)}
+
+
+def verified_hardware(environment: dict | None) -> str | None:
+    """The hardware a verification ran on, from its report's environment: the GPU's name ("H100 80GB HBM3")
+    when it used one, else the CPU's; None when the environment does not say. Read with .get(): an environment
+    may name its GPU as ``gpu: {name: ...}`` or list them as ``gpus: [{name: ...}]``."""
+    environment = environment if isinstance(environment, dict) else {}
+    if environment.get("accelerator_used", "gpu") == "gpu":
+        gpu = environment.get("gpu")
+        if not isinstance(gpu, dict):
+            gpus = environment.get("gpus")
+            gpu = gpus[0] if isinstance(gpus, list) and gpus and isinstance(gpus[0], dict) else {}
+        name = gpu.get("name")
+        if isinstance(name, str) and name.strip():
+            words = name.split()
+            return " ".join(words[1:] if len(words) > 1 and words[0].upper() == "NVIDIA" else words)
+    cpu = environment.get("cpu")
+    if environment.get("accelerator_used") == "cpu":
+        return f"CPU ({cpu})" if isinstance(cpu, str) and cpu.strip() else "CPU"
+    return None
+
+
+def same_hardware(claimed: str, verified: str) -> bool:
+    """Whether hardware named by a claim ("A100-80GB", "CPU") is what a verification ran on ("A100-SXM4-80GB"):
+    every word of the claim's name is in the verification's."""
+    claimed_words = _hardware_words(claimed)
+    return bool(claimed_words) and claimed_words <= _hardware_words(verified)
+
+
+def hardware_note(claimed: str | None, environment: dict | None) -> str | None:
+    """``claimed on A100-80GB, verified on H100 80GB HBM3`` when a claim names its hardware and a verification
+    ran on other hardware; None when they agree or either is unknown. Said alongside the verdict, never instead
+    of it: a verification on other hardware still counts."""
+    verified = verified_hardware(environment)
+    if not claimed or not verified or same_hardware(claimed, verified):
+        return None
+    return f"claimed on {claimed}, verified on {verified}"

@@ -55,3 +55,41 @@ def test_a_claim_is_refused_in_the_registrys_words():
     assert claim_problems({})["metric"] == ["is required"]
     flat = str(problems) + str(claim_problems({})) + str(claim_problems({**CLAIM, "tolerance": {"abs": None}}))
     assert not [default for default in LIBRARY_DEFAULTS if default in flat]
+
+
+def test_a_claim_may_name_its_hardware_and_it_is_one_line():
+    from reproreg_schemas.claims import ClaimSchema
+
+    loaded = ClaimSchema().load({**CLAIM, "tolerance": {"abs": 0.01}, "hardware": "A100-80GB"})
+    assert loaded["hardware"] == "A100-80GB"
+    assert "hardware" not in ClaimSchema().load({**CLAIM, "tolerance": {"abs": 0.01}})
+    assert claim_problems({**CLAIM, "tolerance": {"abs": 0.01}, "hardware": "A100\nH100"})["hardware"]
+    assert claim_problems({**CLAIM, "tolerance": {"abs": 0.01}, "hardware": ""})["hardware"]
+
+
+H100 = {"accelerator_used": "gpu", "cuda": "12.4", "cpu": "AMD EPYC 9654",
+        "gpus": [{"name": "NVIDIA H100 80GB HBM3", "driver": "550.54", "memory": "81559 MiB"}]}
+A100 = {"accelerator_used": "gpu",
+        "gpus": [{"name": "NVIDIA A100-SXM4-80GB", "driver": "535.1", "memory": "81920 MiB"}]}
+
+
+@pytest.mark.parametrize("claimed, environment, note", [
+    ("A100-80GB", H100, "claimed on A100-80GB, verified on H100 80GB HBM3"),
+    ("A100-80GB", A100, None),
+    ("A100 80 GB", A100, None),
+    ("8x A100", A100, None),
+    ("A100-40GB", A100, "claimed on A100-40GB, verified on A100-SXM4-80GB"),
+    ("H100", {"gpu": {"name": "NVIDIA H100 PCIe"}}, None),  # a single GPU named as gpu: {name}
+    ("A100-80GB", {"gpu": {"name": "NVIDIA H100 PCIe"}}, "claimed on A100-80GB, verified on H100 PCIe"),
+    ("A100-80GB", {"accelerator_used": "cpu", "cpu": "AMD EPYC 9654", "gpus": []},
+     "claimed on A100-80GB, verified on CPU (AMD EPYC 9654)"),
+    ("CPU", {"accelerator_used": "cpu", "cpu": "AMD EPYC 9654", "gpus": []}, None),
+    (None, H100, None),  # the claim names no hardware
+    ("A100-80GB", {}, None),  # the report does not say
+    ("A100-80GB", None, None),
+    ("A100-80GB", {"gpus": "garbled", "gpu": 3}, None),
+])
+def test_the_hardware_note_says_when_a_claim_was_verified_on_other_hardware(claimed, environment, note):
+    from reproreg_schemas.claims import hardware_note
+
+    assert hardware_note(claimed, environment) == note

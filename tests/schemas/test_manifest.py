@@ -241,3 +241,66 @@ def test_compute_must_name_the_hardware_and_one_duration(compute, message):
     assert keys
     if message:
         assert any(message in text for key in keys for text in found[key])
+
+
+#: a manifest with every claim and evaluation field there was before claims named their hardware and evaluations
+#: their GPU, and the digest it had then: absent, the new fields leave the canonical form as it was
+BEFORE_HARDWARE = "sha256:65605ef5f00f1908e8f9aa1a6a2b5031547e78096940c28d0dd175fdcecc3fc5"
+
+
+def manifest_before_hardware() -> dict:
+    manifest = pinned_manifest({"hardware": "1x A100"})
+    manifest["claims"] = [{"metric": "top1", "value": 0.953, "dataset": "cifar10/test", "tolerance": {"abs": 0.003},
+                           "std": 0.002, "n_runs": 3}]
+    manifest["evaluation"] = {"command": "python eval.py --weights {files}/weights --out {metrics} --seed {seed}",
+                              "accelerator": "gpu", "timeout_s": 600, "memory_mb": 4096}
+    return manifest
+
+
+def test_manifests_written_before_claims_named_hardware_keep_their_digest():
+    manifest = manifest_before_hardware()
+    canonical = canonical_manifest(manifest)
+    assert manifest_digest(canonical) == BEFORE_HARDWARE
+    assert "hardware" not in canonical["claims"][0] and "gpu" not in canonical["evaluation"]
+    manifest["claims"][0]["hardware"] = None  # written but left empty: the same manifest
+    assert manifest_digest(canonical_manifest(manifest)) == BEFORE_HARDWARE
+
+
+def test_hardware_and_the_gpu_needed_are_part_of_the_digest():
+    manifest = manifest_before_hardware()
+    manifest["claims"][0]["hardware"] = "A100-80GB"
+    manifest["evaluation"]["gpu"] = {"min_memory_gb": 40, "model": "A100"}
+    canonical = canonical_manifest(manifest)
+    assert canonical["claims"][0]["hardware"] == "A100-80GB"
+    assert canonical["evaluation"]["gpu"] == {"min_memory_gb": 40, "model": "A100"}
+    assert manifest_digest(canonical) != BEFORE_HARDWARE
+    del manifest["evaluation"]["gpu"]["model"]
+    assert manifest_digest(canonical_manifest(manifest)) not in (BEFORE_HARDWARE, manifest_digest(canonical))
+
+
+@pytest.mark.parametrize("evaluation, key, message", [
+    ({"accelerator": "cpu", "gpu": {"min_memory_gb": 40}}, "evaluation.gpu", "needs accelerator: gpu"),
+    ({"gpu": {"min_memory_gb": 40}}, "evaluation.gpu", "needs accelerator: gpu"),  # cpu unless said
+    ({"accelerator": "gpu", "gpu": {}}, "evaluation.gpu", "min_memory_gb"),
+    ({"accelerator": "gpu", "gpu": {"min_memory_gb": 0}}, "evaluation.gpu.min_memory_gb", None),
+    ({"accelerator": "gpu", "gpu": {"min_memory_gb": "lots"}}, "evaluation.gpu.min_memory_gb", "must be a number"),
+    ({"accelerator": "gpu", "gpu": {"min_memory_gb": 40, "vram": 40}}, "evaluation.gpu.vram", None),
+])
+def test_a_gpu_requirement_needs_a_gpu_evaluation_and_says_what_it_needs(evaluation, key, message):
+    found = problems(author_file(evaluation={"command": "python eval.py {files} {metrics}", **evaluation}))
+    assert key in found, found
+    if message:
+        assert any(message in text for text in found[key])
+
+
+@pytest.mark.parametrize("gpu, text", [
+    ({"min_memory_gb": 40, "model": "A100"}, "A100 with at least 40 GB"),
+    ({"min_memory_gb": 40.0}, "at least 40 GB"),
+    ({"min_memory_gb": 23.5}, "at least 23.5 GB"),
+    ({"model": "H100"}, "H100"),
+    (None, ""),
+])
+def test_a_gpu_requirement_reads_the_same_everywhere(gpu, text):
+    from reproreg_schemas.evaluation import gpu_requirement_text
+
+    assert gpu_requirement_text(gpu) == text
