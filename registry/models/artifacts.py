@@ -92,6 +92,8 @@ class Claim(Base):
     tolerance: Mapped[dict] = mapped_column(JSON)
     std: Mapped[float | None] = mapped_column(Float)
     n_runs: Mapped[int | None] = mapped_column(Integer)
+    #: the hardware the claimed value was measured on, as the author named it ("A100-80GB")
+    hardware: Mapped[str | None] = mapped_column(String(300))
 
 
 class ChecklistAnswer(Base):
@@ -115,3 +117,6 @@ class EvaluationSpec(Base):
     accelerator: Mapped[str] = mapped_column(String(16))
     timeout_s: Mapped[int] = mapped_column(Integer)
     memory_mb: Mapped[int | None] = mapped_column(Integer)
+    #: the GPU it needs (accelerator gpu only): at least this much GPU memory, and optionally this class of GPU
+    gpu_min_memory_gb: Mapped[float | None] = mapped_column(Float)
+    gpu_model: Mapped[str | None] = mapped_column(String(100))

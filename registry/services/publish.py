@@ -167,15 +167,18 @@ def _insert_version(session: Session, user: User, artifact: Artifact, manifest: 
                                 size=entry["size"], media_type=entry["media_type"]) for entry in manifest["files"])
     session.add_all(Claim(version_id=row.id, position=index, metric=claim["metric"], value=claim["value"],
                           dataset=claim["dataset"], tolerance=claim["tolerance"], std=claim.get("std"),
-                          n_runs=claim.get("n_runs")) for index, claim in enumerate(manifest["claims"]))
+                          n_runs=claim.get("n_runs"), hardware=claim.get("hardware"))
+                    for index, claim in enumerate(manifest["claims"]))
     session.add_all(ChecklistAnswer(version_id=row.id, item=item, answer=answer["answer"],
                                     justification=answer["justification"], evidence=answer.get("evidence"))
                     for item, answer in manifest["checklist"].items())
     evaluation = manifest.get("evaluation")
     if evaluation:
+        gpu = evaluation.get("gpu") or {}
         session.add(EvaluationSpec(version_id=row.id, command=evaluation["command"],
                                    accelerator=evaluation["accelerator"], timeout_s=evaluation["timeout_s"],
-                                   memory_mb=evaluation.get("memory_mb")))
+                                   memory_mb=evaluation.get("memory_mb"), gpu_min_memory_gb=gpu.get("min_memory_gb"),
+                                   gpu_model=gpu.get("model")))
     return row
 
 
