@@ -98,6 +98,11 @@ class VersionSchema(VersionSummarySchema):
     manifest = fields.Dict()
     checklist_warnings = fields.List(fields.Dict())
     training_config = fields.Raw(allow_none=True)
+    claimed_hardware = fields.List(fields.Dict(), metadata={
+        "description": "each claim's metric, dataset and the hardware it was measured on (null: not named)"})
+    gpu_required = fields.Dict(allow_none=True, metadata={
+        "description": "the GPU the evaluation needs: min_memory_gb and model (either may be null); null: "
+                       "none in particular"})
     created = fields.Boolean()
 
 

@@ -78,7 +78,20 @@ def version_document(row: Version, base_url: str) -> dict:
         "manifest": json.loads(row.manifest),
         "checklist_warnings": row.checklist_warnings or [],
         "training_config": row.training_config,
+        **hardware_document(row),
     }
+
+
+def hardware_document(row: Version) -> dict:
+    """The hardware each claim was measured on (as the author named it; None where not named) and the GPU the
+    evaluation needs (None when it needs none in particular), as stored with the version."""
+    spec = row.evaluation_spec
+    gpu = None
+    if spec is not None and (spec.gpu_min_memory_gb is not None or spec.gpu_model):
+        gpu = {"min_memory_gb": spec.gpu_min_memory_gb, "model": spec.gpu_model}
+    return {"claimed_hardware": [{"metric": claim.metric, "dataset": claim.dataset, "hardware": claim.hardware}
+                                 for claim in row.claims],
+            "gpu_required": gpu}
 
 
 def artifact_document(session: Session, artifact: Artifact) -> dict:

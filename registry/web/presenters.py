@@ -2,7 +2,7 @@
 
 import json
 
-from reproreg_schemas.claims import tolerance_text
+from reproreg_schemas.claims import hardware_note, tolerance_text
 from reproreg_schemas.verdicts import rule_text, run_values
 from reproreg_schemas.vocabulary import Outcome, VerifierRole
 
@@ -26,20 +26,51 @@ def split_by_trust(history: list[dict]) -> tuple[list[dict], list[dict], list[di
     return trusted, community, authors
 
 
-def with_verdicts(verification: dict) -> dict:
+def environment_of(verification: dict) -> dict:
+    """The environment its report recorded (empty when it recorded none)."""
+    environment = verification.get("environment") or (verification.get("report") or {}).get("environment")
+    return environment if isinstance(environment, dict) else {}
+
+
+def hardware_notes(claims: list[dict], verification: dict) -> list[str]:
+    """``claimed on A100-80GB, verified on H100 80GB HBM3`` for each claim the verification judged whose named
+    hardware is not what it ran on (each phrase once). The verdicts stand: a verification on other hardware
+    counts all the same, and says so."""
+    judged = {(v["metric"], v["dataset"]) for v in verification.get("claims") or []}
+    environment = environment_of(verification)
+    notes: list[str] = []
+    for claim in claims:
+        if (claim.get("metric"), claim.get("dataset")) not in judged:
+            continue
+        note = hardware_note(claim.get("hardware"), environment)
+        if note and note not in notes:
+            notes.append(note)
+    return notes
+
+
+def with_verdicts(verification: dict, claims: list[dict] | None = None) -> dict:
     """A verification document with each claim's verdict written out: measured value (exact), verdict, and
-    the rule with the per-run values when it was measured over several runs."""
+    the rule with the per-run values when it was measured over several runs; given the version's claims, each
+    verdict also says where the claim was measured on other hardware (``hardware_note``) and the verification
+    lists those phrases (``hardware_notes``)."""
     runs = (verification.get("report") or {}).get("runs") or []
+    environment = environment_of(verification)
+    named = {(claim.get("metric"), claim.get("dataset")): claim.get("hardware") for claim in claims or []}
     verdicts = [{"metric": v["metric"], "dataset": v["dataset"], "claimed": v["claimed"],
                  "measured": v["measured"], "runs": run_values(v, runs), "verdict": v["verdict"],
-                 "rule": rule_text(v, runs)} for v in verification["claims"]]
-    return {**verification, "verdicts": verdicts}
+                 "rule": rule_text(v, runs),
+                 "hardware_note": hardware_note(named.get((v["metric"], v["dataset"])), environment)}
+                for v in verification["claims"]]
+    document = {**verification, "verdicts": verdicts}
+    if claims is not None:
+        document["hardware_notes"] = hardware_notes(claims, verification)
+    return document
 
 
 def claims_table(claims: list[dict], trusted: list[dict]) -> dict:
     """One row per claim; one column per trusted verification (newest first) with its measured value, verdict
     and rule. Community reports and the author's own runs, which never earn a badge, are listed below it."""
-    columns = [with_verdicts(v) for v in order_verifications(trusted)[:MAX_VERIFICATION_COLUMNS]]
+    columns = [with_verdicts(v, claims) for v in order_verifications(trusted)[:MAX_VERIFICATION_COLUMNS]]
     rows = []
     for claim in claims:
         cells = []
@@ -48,9 +79,10 @@ def claims_table(claims: list[dict], trusted: list[dict]) -> dict:
                             if v["metric"] == claim["metric"] and v["dataset"] == claim["dataset"]), None)
             cells.append({"measured": None if verdict is None else verdict["measured"],
                           "verdict": "not run" if verdict is None else verdict["verdict"],
-                          "rule": "" if verdict is None else verdict["rule"]})
+                          "rule": "" if verdict is None else verdict["rule"],
+                          "hardware_note": None if verdict is None else verdict["hardware_note"]})
         rows.append({"metric": claim["metric"], "dataset": claim["dataset"], "claimed": claim["value"],
-                     "tolerance": tolerance_text(claim), "cells": cells})
+                     "tolerance": tolerance_text(claim), "hardware": claim.get("hardware"), "cells": cells})
     return {"columns": columns, "rows": rows}
 
 

@@ -276,3 +276,45 @@ def test_a_json_training_config_is_read_as_json(http, make_user, config, stored)
     else:
         assert response.status_code == 201, response.json
         assert response.json["training_config"] == stored
+
+
+HARDWARE_CLAIMS = [{"metric": "top1", "value": 0.953, "dataset": "cifar10/test", "tolerance": {"abs": 0.003},
+                    "hardware": "A100-80GB"},
+                   {"metric": "loss", "value": 0.2, "dataset": "cifar10/test", "tolerance": {"max": 0.25}}]
+GPU_EVALUATION = {"command": "python eval.py --weights {files}/weights --out {metrics}", "accelerator": "gpu",
+                  "gpu": {"min_memory_gb": 40, "model": "A100"}}
+
+
+def test_the_hardware_of_claims_and_the_gpu_needed_are_stored_and_served(app, http, make_user):
+    from reproreg.models import Claim, EvaluationSpec
+
+    _, alice = make_user("alice")
+    created = publish(http, alice, FILES, claims=HARDWARE_CLAIMS, evaluation=GPU_EVALUATION)
+    assert created.status_code == 201, created.json
+    for body in (created.json, http.get("/api/v1/artifacts/alice/resnet/versions/1.0.0").json):
+        assert body["manifest"]["claims"][0]["hardware"] == "A100-80GB"
+        assert "hardware" not in body["manifest"]["claims"][1]
+        assert body["manifest"]["evaluation"]["gpu"] == {"min_memory_gb": 40, "model": "A100"}
+        assert body["claimed_hardware"] == [{"metric": "top1", "dataset": "cifar10/test", "hardware": "A100-80GB"},
+                                            {"metric": "loss", "dataset": "cifar10/test", "hardware": None}]
+        assert body["gpu_required"] == {"min_memory_gb": 40, "model": "A100"}
+    with unit_of_work(app.extensions["registry"].sessions) as session:
+        assert [c.hardware for c in session.query(Claim).order_by(Claim.position)] == ["A100-80GB", None]
+        spec = session.query(EvaluationSpec).one()
+        assert (spec.gpu_min_memory_gb, spec.gpu_model) == (40, "A100")
+
+
+def test_a_version_without_hardware_serves_none(http, make_user):
+    _, alice = make_user("alice")
+    body = publish(http, alice, FILES).json
+    assert body["gpu_required"] is None
+    assert [claim["hardware"] for claim in body["claimed_hardware"]] == [None, None]
+
+
+def test_a_gpu_requirement_on_a_cpu_evaluation_is_refused_at_push(http, make_user):
+    _, alice = make_user("alice")
+    refused = publish(http, alice, FILES, evaluation={**GPU_EVALUATION, "accelerator": "cpu"})
+    assert refused.status_code == 422, refused.json
+    assert refused.json["error"]["code"] == "INVALID_MANIFEST"
+    assert any("needs accelerator: gpu" in text for text in refused.json["error"]["details"]["problems"]
+               ["evaluation.gpu"])

@@ -310,3 +310,100 @@ class TestBehindAPublicURL:
                                                        f"({PUBLIC_URL}/badges/alice/public-model/1.0.0.svg)]({page})")
         assert badge_snippets(version, BadgeKind.REPRODUCED)["shields_endpoint"] == (
             f"{PUBLIC_URL}/badges/alice/public-model/1.0.0.json?kind=reproduced")
+
+
+H100_ENVIRONMENT = {"os": "Linux", "python": "3.12", "cpu": "AMD EPYC 9654", "cpu_count": 8,
+                    "accelerator_requested": "gpu", "accelerator_used": "gpu", "cuda": "12.4",
+                    "gpus": [{"name": "NVIDIA H100 80GB HBM3", "driver": "550.54", "memory": "81559 MiB"}]}
+A100_ENVIRONMENT = {**H100_ENVIRONMENT,
+                    "gpus": [{"name": "NVIDIA A100-SXM4-80GB", "driver": "535.1", "memory": "81920 MiB"}]}
+ON_A100 = [SPREAD[0], {**SPREAD[1], "hardware": "A100-80GB"}]
+GPU_EVALUATION = {"command": "python eval.py {files} {metrics} {seed}", "accelerator": "gpu",
+                  "gpu": {"min_memory_gb": 40, "model": "A100"}}
+H100_NOTE = "claimed on A100-80GB, verified on H100 80GB HBM3"
+
+
+def submit_signed(http, headers, name: str, verifier: str, runs: list[dict], environment: dict):
+    """Sign a report the way regctl does and submit it through the API."""
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from reproreg_schemas.verification import REPORT_VERSION, key_challenge_bytes, report_bytes
+
+    private = Ed25519PrivateKey.generate()
+    public = base64.b64encode(private.public_key().public_bytes(serialization.Encoding.Raw,
+                                                                serialization.PublicFormat.Raw)).decode()
+    challenge = http.post("/api/v1/keys/challenge", headers=headers).json["challenge"]
+    key = http.post("/api/v1/keys", headers=headers, json={
+        "public_key": public, "challenge": challenge,
+        "signature": base64.b64encode(private.sign(key_challenge_bytes(challenge))).decode()})
+    assert key.status_code == 201, key.json
+    version = http.get(f"/api/v1/artifacts/{name}/versions/1.0.0").json
+    verdicts = judge(version["manifest"]["claims"], runs)
+    now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    report = {"report_version": REPORT_VERSION, "name": name, "version": "1.0.0", "digest": version["digest"],
+              "verifier": verifier, "nonce": secrets.token_hex(16), "signed_at": now, "started_at": now,
+              "finished_at": now, "command": "python eval.py", "sandbox": "bubblewrap", "environment": environment,
+              "runs": [{"seed": seed, "exit_code": 0, "timed_out": False, "wall_time_s": 1.0, "stdout_tail": "",
+                        "stderr_tail": "", "metrics": metrics, "error": None, "limits": {}}
+                       for seed, metrics in enumerate(runs)],
+              "claims": verdicts, "outcome": outcome(verdicts), "failure": None, "job": None}
+    return http.post(f"/api/v1/artifacts/{name}/versions/1.0.0/verifications", headers=headers, json={
+        "report": report, "key_id": key.json["id"],
+        "signature": base64.b64encode(private.sign(report_bytes(report))).decode()})
+
+
+def test_hardware_goes_from_push_through_a_signed_report_to_the_page(http, entries):
+    alice, bob = entries  # bob chairs the venue: his verification is trusted
+    paper = {"title": "P", "venue": "neurips-2026"}
+    assert publish(http, alice, FILES, name="alice/gpu-model", paper=paper, claims=ON_A100,
+                   evaluation=GPU_EVALUATION).status_code == 201
+    runs = [{"params": 22713728, "acc": 0.92}] * 3
+    recorded = submit_signed(http, bob, "alice/gpu-model", "bob", runs, H100_ENVIRONMENT)
+    assert recorded.status_code == 201, recorded.json
+    assert recorded.json["trusted"] and recorded.json["outcome"] == "reproduced"
+    (served,) = http.get("/api/v1/artifacts/alice/gpu-model/versions/1.0.0/verifications").json
+    assert served["environment"]["gpus"][0]["name"] == "NVIDIA H100 80GB HBM3"
+    version = http.get("/api/v1/artifacts/alice/gpu-model/versions/1.0.0").json
+    assert version["claimed_hardware"][1]["hardware"] == "A100-80GB"
+    states = http.get("/api/v1/artifacts/alice/gpu-model/versions/1.0.0/badges").json
+    assert states["reproduced_state"] == "reproduced"  # other hardware: it still counts
+
+    page = html.unescape(http.get("/alice/gpu-model/1.0.0").get_data(as_text=True))
+    claims = page[page.index('<table class="claims">'):page.index("</table>", page.index('<table class="claims">'))]
+    assert f"{H100_NOTE} (it counts all the same)" in claims
+    assert claims.count("claimed on") == 1  # only the claim that names its hardware
+    assert "on A100-80GB" in claims
+    details = page[page.index('<details class="verification"'):]
+    assert f'<dd class="hardware-note">{H100_NOTE} (it counts all the same)</dd>' in details
+    assert "needs a GPU: A100 with at least 40 GB" in page
+
+
+def test_a_verification_on_the_claimed_hardware_says_nothing_more(http, entries):
+    alice, bob = entries
+    paper = {"title": "P", "venue": "neurips-2026"}
+    assert publish(http, alice, FILES, name="alice/gpu-model", paper=paper, claims=ON_A100,
+                   evaluation=GPU_EVALUATION).status_code == 201
+    runs = [{"params": 22713728, "acc": 0.92}] * 3
+    assert submit_signed(http, bob, "alice/gpu-model", "bob", runs, A100_ENVIRONMENT).status_code == 201
+    page = http.get("/alice/gpu-model/1.0.0").get_data(as_text=True)
+    assert "A100-SXM4-80GB" in page and "claimed on" not in page and "hardware-note" not in page
+
+
+def test_hardware_notes_cover_every_judged_claim_that_names_other_hardware():
+    from reproreg.web.presenters import hardware_notes, with_verdicts
+
+    claims = [{"metric": "acc", "dataset": "d", "hardware": "A100-80GB"},
+              {"metric": "f1", "dataset": "d", "hardware": "A100-80GB"},
+              {"metric": "loss", "dataset": "d", "hardware": "TPU v4"},  # not judged by this verification
+              {"metric": "params", "dataset": "d"}]
+    verification = {"claims": [{"metric": m, "dataset": "d", "claimed": 1, "measured": 1, "verdict": "held",
+                                "rule": "r"} for m in ("acc", "f1", "params")],
+                    "report": {"environment": H100_ENVIRONMENT, "runs": []}}
+    assert hardware_notes(claims, verification) == [H100_NOTE]
+    shown = with_verdicts(verification, claims)
+    assert shown["hardware_notes"] == [H100_NOTE]
+    assert [v["hardware_note"] for v in shown["verdicts"]] == [H100_NOTE, H100_NOTE, None]
+    assert "hardware_notes" not in with_verdicts(verification)  # without the claims it cannot say
