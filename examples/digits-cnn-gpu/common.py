@@ -1,27 +1,55 @@
 """Data and model shared by train.py and eval.py: scikit-learn's bundled 8x8 digits (no download), a fixed
 stratified split, a small convolutional network stored as safetensors, and the shifted test set that eval.py
-measures on."""
+measures on.
 
-import numpy as np
+The digits are read from the file scikit-learn ships them in, the one ``sklearn.datasets.load_digits`` reads,
+without importing scikit-learn: the evaluation needs PyTorch, safetensors and scikit-learn's files, not NumPy or
+SciPy."""
+
+import csv
+import gzip
+import importlib.util
+from pathlib import Path
+
 import torch
 from safetensors.torch import load_file, save_file
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 from torch import nn
 
 SPLIT_SEED = 0
+TEST_FRACTION = 0.3
 #: the largest shift, in pixels, of the test images (each image moves by a random dx, dy in [-SHIFT, SHIFT])
 SHIFT = 1
 
 
+def digits_file() -> Path:
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("scikit-learn is not installed: its digits are the data set (pip install scikit-learn)")
+    return Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data" / "digits.csv.gz"
+
+
+def load_digits():
+    """The 1,797 images as float32 (N, 1, 8, 8) in [0, 1] and their labels (int64)."""
+    with gzip.open(digits_file(), "rt") as handle:
+        rows = [[int(float(value)) for value in row] for row in csv.reader(handle) if row]
+    data = torch.tensor(rows, dtype=torch.int64)
+    return (data[:, :64].float() / 16.0).reshape(-1, 1, 8, 8), data[:, 64]
+
+
 def split():
-    """x_train, x_test, y_train, y_test: images as float32 tensors (N, 1, 8, 8) scaled to [0, 1], labels int64."""
-    digits = load_digits()
-    x = (digits.data.astype(np.float32) / 16.0).reshape(-1, 1, 8, 8)
-    x_train, x_test, y_train, y_test = train_test_split(
-        x, digits.target, test_size=0.3, stratify=digits.target, random_state=SPLIT_SEED)
-    return (torch.from_numpy(x_train), torch.from_numpy(x_test),
-            torch.from_numpy(y_train).long(), torch.from_numpy(y_test).long())
+    """x_train, x_test, y_train, y_test: a stratified split, TEST_FRACTION of each class (rounded) in the test set,
+    drawn with SPLIT_SEED."""
+    images, labels = load_digits()
+    generator = torch.Generator().manual_seed(SPLIT_SEED)
+    test = []
+    for digit in range(10):
+        members = torch.nonzero(labels == digit).flatten()
+        chosen = members[torch.randperm(len(members), generator=generator)]
+        test.append(chosen[:round(TEST_FRACTION * len(members))])
+    test_index = torch.sort(torch.cat(test)).values
+    is_test = torch.zeros(len(labels), dtype=torch.bool)
+    is_test[test_index] = True
+    return images[~is_test], images[is_test], labels[~is_test], labels[is_test]
 
 
 class DigitsCNN(nn.Module):
