@@ -242,6 +242,14 @@ class ApiClient:
     def fail_job(self, job_id: str, lease: str, failure: str) -> dict:
         return self._json("POST", f"/jobs/{job_id}/fail", json={"lease": lease, "failure": failure})
 
+    def register_worker(self, name: str, accelerators: list[str], gpu: dict | None) -> dict:
+        """Register (or refresh) this reference worker's hardware: ``gpu`` is {model, memory_gb, count} or None."""
+        return self._json("PUT", f"/workers/{quote(name, safe='')}", json={"accelerators": accelerators, "gpu": gpu})
+
+    def workers(self) -> list[dict]:
+        """The reference workers seen recently, with their hardware."""
+        return self._json("GET", "/workers")["workers"]
+
     def verifications(self, name: str, reference: str) -> list[dict]:
         return self._json("GET", f"/artifacts/{_quote_name(name)}/versions/{quote(reference, safe=':')}/verifications")
 

@@ -102,6 +102,7 @@ SERVER_CODES: dict[str, type[RegctlError]] = {
     "INVALID_SIGNATURE": IntegrityError,
     "INVALID_REPORT": UsageError,
     "JOB_NOT_AVAILABLE": Conflict,
+    "NO_CAPABLE_WORKER": Conflict,
     "KEY_IN_USE": Conflict,
     "CHALLENGE_INVALID": UsageError,
     "REPORT_REPLAYED": Conflict,

@@ -22,15 +22,38 @@ def is_integrity_failure(failure: str | None) -> bool:
     return bool(failure) and failure.startswith(INTEGRITY_FAILURE_PREFIX)
 
 
-def queue_name(prefix: str, accelerator: str) -> str:
-    """The queue of the jobs needing ``accelerator`` (``<prefix>verify.cpu``, ``<prefix>verify.gpu``)."""
+#: the GPU memory classes (GB of 10^9 bytes, see ``reproreg_schemas.workers``) that have a queue of their own
+GPU_MEMORY_CLASSES_GB = (8, 16, 24, 32, 40, 48, 80, 96, 141, 192)
+
+
+def memory_class_gb(min_memory_gb: float) -> int:
+    """The smallest memory class that meets ``min_memory_gb`` (the largest class beyond it: the registry has
+    refused such a job unless a worker that big registered, and a worker's lease is checked again)."""
+    return next((gb for gb in GPU_MEMORY_CLASSES_GB if gb >= min_memory_gb), GPU_MEMORY_CLASSES_GB[-1])
+
+
+def queue_name(prefix: str, accelerator: str, min_memory_gb: float | None = None) -> str:
+    """The queue of the jobs needing ``accelerator``: ``<prefix>verify.cpu``, ``<prefix>verify.gpu``, and for a
+    GPU job that needs a given GPU memory ``<prefix>verify.gpu.<class>gb``, the smallest class that meets it
+    (``verify.gpu.40gb`` for 33 to 40 GB)."""
+    if accelerator == Accelerator.GPU and min_memory_gb:
+        return f"{prefix}verify.gpu.{memory_class_gb(min_memory_gb)}gb"
     return f"{prefix}verify.{accelerator}"
 
 
-def message_options(prefix: str, accelerator: str, timeout_s: int) -> dict:
+def consumed_queues(prefix: str, accelerators, gpu_memory_gb: float | None = None) -> list[str]:
+    """The queues a worker takes jobs from: one per accelerator, and on a GPU node of ``gpu_memory_gb`` every
+    memory class it meets (an 80 GB node takes ``verify.gpu.8gb`` to ``verify.gpu.80gb``)."""
+    queues = [queue_name(prefix, accelerator) for accelerator in accelerators]
+    if Accelerator.GPU in accelerators and gpu_memory_gb:
+        queues += [f"{prefix}verify.gpu.{gb}gb" for gb in GPU_MEMORY_CLASSES_GB if gb <= gpu_memory_gb]
+    return queues
+
+
+def message_options(prefix: str, accelerator: str, timeout_s: int, min_memory_gb: float | None = None) -> dict:
     """How a job's message is sent: its queue and time limits (keyword arguments of Celery's ``send_task``)."""
-    return {"queue": queue_name(prefix, accelerator), "soft_time_limit": timeout_s + TIME_LIMIT_MARGIN_S // 2,
-            "time_limit": timeout_s + TIME_LIMIT_MARGIN_S}
+    return {"queue": queue_name(prefix, accelerator, min_memory_gb),
+            "soft_time_limit": timeout_s + TIME_LIMIT_MARGIN_S // 2, "time_limit": timeout_s + TIME_LIMIT_MARGIN_S}
 
 
 class JobSchema(Schema):
@@ -59,6 +82,8 @@ class JobSchema(Schema):
     started_at = fields.DateTime(allow_none=True)
     finished_at = fields.DateTime(allow_none=True)
     timeout_s = fields.Integer(allow_none=True)
+    min_memory_gb = fields.Float(allow_none=True, metadata={
+        "description": "the GPU memory (GB of 10^9 bytes) the evaluation requires of the worker; null for none"})
     lease = fields.String(allow_none=True)
 
 

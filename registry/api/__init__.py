@@ -32,9 +32,9 @@ def register_api(app: Flask) -> Api:
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
     api = RegistryApi(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}})
-    from reproreg.api import artifacts, blobs, jobs, users, venues, verifications
+    from reproreg.api import artifacts, blobs, jobs, users, venues, verifications, workers
 
-    blueprints = (users.blp, blobs.blp, artifacts.blp, verifications.blp, jobs.blp, venues.blp)
+    blueprints = (users.blp, blobs.blp, artifacts.blp, verifications.blp, jobs.blp, venues.blp, workers.blp)
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
     names = {blueprint.name for blueprint in blueprints}

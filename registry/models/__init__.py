@@ -16,9 +16,10 @@ from reproreg.models.uploads import UploadSession
 from reproreg.models.users import ApiToken, Namespace, User
 from reproreg.models.venues import Venue, VenueMember
 from reproreg.models.verifications import KeyChallenge, SigningKey, Verification
+from reproreg.models.workers import ReferenceWorker
 
 __all__ = [
     "ApiToken", "Artifact", "AuditEvent", "Base", "Blob", "ChecklistAnswer", "Claim", "EvaluationSpec",
-    "KeyChallenge", "Namespace", "SigningKey", "UploadSession", "User", "Venue", "VenueMember", "Verification",
-    "VerificationJob", "Version", "VersionFile",
+    "KeyChallenge", "Namespace", "ReferenceWorker", "SigningKey", "UploadSession", "User", "Venue", "VenueMember",
+    "Verification", "VerificationJob", "Version", "VersionFile",
 ]

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, object_session
 from reproreg.errors import RegistryError
 from reproreg.models import User, Verification, VerificationJob, Version
 from reproreg.models.base import utcnow
-from reproreg.services import audit
+from reproreg.services import audit, workers
 from reproreg.services.access import owns_namespace, readable_artifact
 from reproreg.services.committees import role_in
 from reproreg.services.versions import resolve_version
@@ -46,6 +46,8 @@ def request_job(session: Session, user: User | None, full_name: str, reference: 
                             "reference verification judges claims, and this version makes none", reason="no_claims")
     if version.evaluation_spec is None:
         raise RegistryError("VALIDATION_ERROR", f"{full_name}@{version.version} has no evaluation spec to run")
+    workers.require_capable_worker(session, version.evaluation_spec.accelerator, min_memory_gb(version),
+                                   f"{full_name}@{version.version}")
     job = VerificationJob(id=secrets.token_hex(16), version_id=version.id, requested_by_id=user.id,
                           accelerator=version.evaluation_spec.accelerator, state=JobState.QUEUED, attempt=0,
                           log="")
@@ -110,7 +112,29 @@ def runnable_jobs(session: Session, user: User | None, accelerators: list[str], 
     rows = session.scalars(
         select(VerificationJob).where(or_(waited, expired), VerificationJob.accelerator.in_(accelerators))
         .order_by(VerificationJob.created_at).limit(50))
-    return [{"id": job.id, "accelerator": job.accelerator, "timeout_s": time_budget_s(job.version)} for job in rows]
+    return [{"id": job.id, "accelerator": job.accelerator, "timeout_s": time_budget_s(job.version),
+             "min_memory_gb": min_memory_gb(job.version)} for job in rows]
+
+
+def min_memory_gb(version: Version) -> float | None:
+    """The GPU memory the version's evaluation requires (``gpu: {min_memory_gb: N}``), or None."""
+    spec = version.evaluation_spec
+    value = getattr(spec, "gpu_min_memory_gb", None) if spec is not None else None
+    return float(value) if value else None
+
+
+def _check_memory(session: Session, user: User, job_id: str, worker: str) -> None:
+    """A GPU job with a memory requirement goes only to a registered worker whose GPU meets it."""
+    job = session.get(VerificationJob, job_id) if job_id.isalnum() else None
+    needed = min_memory_gb(job.version) if job is not None and job.accelerator == "gpu" else None
+    if not needed:
+        return
+    registered = workers.find(session, user, worker)
+    if registered is None or not workers.can_run(registered, job.accelerator, needed):
+        have = (f"{registered.gpu_memory_gb:g} GB" if registered is not None and registered.gpu_memory_gb
+                else "no registered GPU")
+        raise RegistryError("JOB_NOT_AVAILABLE", f"job {job_id} needs a GPU with at least {needed:g} GB of memory "
+                            f"and worker {worker} has {have}", job_id=job_id)
 
 
 def time_budget_s(version: Version) -> int:
@@ -123,6 +147,7 @@ def time_budget_s(version: Version) -> int:
 def lease(session: Session, user: User | None, job_id: str, worker: str, accelerators: list[str], hardware: str,
           lease_s: int) -> VerificationJob:
     _require_worker(user)
+    _check_memory(session, user, job_id, worker)
     give_up_exhausted(session)
     now = utcnow()
     token = secrets.token_hex(16)
@@ -210,7 +235,7 @@ def job_document(job: VerificationJob) -> dict:
         "failure": job.failure, "verification_id": job.verification_id, "outcome": _outcome(job),
         "created_at": job.created_at,
         "started_at": job.started_at, "finished_at": job.finished_at,
-        "timeout_s": time_budget_s(version),
+        "timeout_s": time_budget_s(version), "min_memory_gb": min_memory_gb(version),
     }
     if _is_exhausted(job, utcnow()):
         document.update(state=JobState.ERROR, failure=_gave_up(job), finished_at=job.lease_expires_at,

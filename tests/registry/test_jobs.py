@@ -99,6 +99,7 @@ def test_gpu_jobs_go_only_to_gpu_workers(http, setup):
     gpu = http.post(f"/api/v1/jobs/{job['id']}/lease", json={"worker": "g1", "accelerators": ["cpu", "gpu"],
                                                              "hardware": "gpu=H100-80GB"}, headers=worker)
     assert gpu.status_code == 200 and gpu.json["hardware"] == "gpu=H100-80GB"
+    assert gpu.json["min_memory_gb"] is None  # no memory requirement: any GPU worker, registered or not, takes it
 
 
 def _register_key(http, headers) -> tuple[Ed25519PrivateKey, str]:
