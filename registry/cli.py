@@ -380,7 +380,9 @@ def _keep_token(path: Path, secret: str) -> None:
 @click.option("--url", envvar="REGISTRY_URL", required=True, help="The registry's address (REGISTRY_URL).")
 @click.option("--token", envvar="REGISTRY_WORKER_TOKEN", required=True,
               help="A token of a user made with 'registry users create NAME --worker' (REGISTRY_WORKER_TOKEN).")
-@click.option("--gpu", default=None, help="This node's GPU, e.g. H100-80GB: it then takes GPU jobs too.")
+@click.option("--gpu", default=None, is_flag=False, flag_value="auto", metavar="[NAME]",
+              help="Take GPU jobs too, on the GPUs nvidia-smi finds (their model and memory are registered with "
+                   "the registry); NAME, e.g. H100-80GB, only renames them.")
 @click.option("--name", default=None, help="The worker's name (default: the host name).")
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path),
               default=lambda: str(Path.home() / ".local" / "share" / "registry-worker"),
@@ -390,14 +392,19 @@ def _keep_token(path: Path, secret: str) -> None:
               help="Seconds between looks for jobs whose message was lost or whose worker died.")
 @click.option("--heartbeat", default=10.0, show_default=True, type=float, help="Seconds between lease renewals.")
 def worker(url, token, gpu, name, home, concurrency, poll_interval, heartbeat):
-    """A reference worker: a Celery worker (REGISTRY_BROKER_URL) that runs verification jobs."""
+    """A reference worker: a Celery worker (REGISTRY_BROKER_URL) that runs verification jobs. It registers its
+    hardware with the registry and consumes the queues it can serve (verify.cpu; with --gpu also verify.gpu and
+    verify.gpu.<class>gb for each GPU memory class its GPUs meet)."""
     settings = _settings()
     if not settings.broker_url:
         raise click.ClickException("set REGISTRY_BROKER_URL, e.g. redis://127.0.0.1:6379/0")
     start_worker = _worker("celery")
-    start_worker(url=url, token=token, broker_url=settings.broker_url, prefix=settings.queue_prefix, gpu=gpu,
-                 name=name, home=home, concurrency=concurrency, poll_interval_s=poll_interval,
-                 heartbeat_s=heartbeat)
+    try:
+        start_worker(url=url, token=token, broker_url=settings.broker_url, prefix=settings.queue_prefix, gpu=gpu,
+                     name=name, home=home, concurrency=concurrency, poll_interval_s=poll_interval,
+                     heartbeat_s=heartbeat)
+    except ValueError as err:  # the worker cannot start: no GPU found for --gpu, no broker
+        raise click.ClickException(str(err)) from None
 
 
 def _run(action):

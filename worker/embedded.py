@@ -10,7 +10,10 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from regctl.errors import RegctlError
+from reproreg_schemas.vocabulary import Accelerator
 from reproreg_worker.environment import evaluation_environment
+from reproreg_worker.gpus import GpuInfo, detect_gpus
 from reproreg_worker.identity import WorkerIdentity
 from reproreg_worker.polling import Poller
 from reproreg_worker.runner import ensure_key, run_job
@@ -28,6 +31,10 @@ class EmbeddedExecutor:
     def start(self) -> None:
         """Called once the HTTP server answers (the runner talks to it)."""
         ensure_key(self.identity)
+        try:
+            self.identity.register()
+        except RegctlError as err:  # the poller registers again at its next look
+            log.warning("registering the in-process worker's hardware failed: %s", err.message)
         self.poller.start()
         self.started = True
 
@@ -50,9 +57,14 @@ class EmbeddedExecutor:
 
 
 def create_executor(*, url: str, token: str, home: Path, name: str = "in-process",
-                    environment: Mapping[str, str] | None = None, poll_interval_s: float = 30.0) -> EmbeddedExecutor:
+                    environment: Mapping[str, str] | None = None, poll_interval_s: float = 30.0,
+                    detect=detect_gpus) -> EmbeddedExecutor:
     """The executor acting as the worker ``name``, keeping its key and cache under ``home``; its evaluations
-    start from ``environment`` (by default this process's) with the worker's own Python first on PATH."""
+    start from ``environment`` (by default this process's) with the worker's own Python first on PATH. It takes
+    GPU jobs only when ``detect`` (nvidia-smi) finds a GPU on this machine, and registers what it found."""
+    gpu: GpuInfo | None = detect()
     identity = WorkerIdentity(url=url, token=token, name=name, home=Path(home),
+                              accelerators=(Accelerator.CPU, Accelerator.GPU) if gpu else (Accelerator.CPU,),
+                              hardware=f"gpu={gpu.model}" if gpu else Accelerator.CPU, gpu=gpu,
                               environment=evaluation_environment(os.environ if environment is None else environment))
     return EmbeddedExecutor(identity, poll_interval_s)

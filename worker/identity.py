@@ -9,7 +9,9 @@ from pathlib import Path
 from regctl.api import ApiClient
 from regctl.cache import BlobCache
 from reproreg_schemas.vocabulary import Accelerator
+from reproreg_schemas.workers import has_memory
 from reproreg_worker.environment import evaluation_environment
+from reproreg_worker.gpus import GpuInfo
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,8 @@ class WorkerIdentity:
     name: str
     accelerators: tuple[str, ...] = (Accelerator.CPU,)
     hardware: str = Accelerator.CPU
+    #: the GPUs it registers with the registry (None: no GPU, it takes CPU jobs only)
+    gpu: GpuInfo | None = None
     #: the worker's own folder: its signing key (``keys/``) and its blob cache (``cache/``)
     home: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "registry-worker")
     heartbeat_s: float = 10.0
@@ -35,3 +39,15 @@ class WorkerIdentity:
 
     def cache(self) -> BlobCache:
         return BlobCache(self.home / "cache")
+
+    def register(self) -> dict:
+        """Tell the registry what this worker can run (at start, then at every poll: its last sighting)."""
+        return self.api().register_worker(self.name, list(self.accelerators),
+                                          self.gpu.document() if self.gpu else None)
+
+    def can_run(self, job: dict) -> bool:
+        """Whether a job (as ``/jobs/runnable`` lists it) fits this worker's accelerators and GPU memory."""
+        if job["accelerator"] not in self.accelerators:
+            return False
+        needed = job.get("min_memory_gb") if job["accelerator"] == Accelerator.GPU else None
+        return has_memory(self.gpu.memory_gb if self.gpu else None, needed)

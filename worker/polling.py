@@ -10,15 +10,18 @@ log = logging.getLogger(__name__)
 
 
 def redispatch(identity: WorkerIdentity, send, older_than_s: float) -> int:
-    """Hand every runnable job (queued too long, or whose lease expired) to ``send`` again."""
-    runnable = identity.api().runnable_jobs(list(identity.accelerators), older_than_s)
+    """Hand every runnable job this worker could run (queued too long, or whose lease expired) to ``send`` again:
+    a job that needs a bigger GPU is left to the workers that have one."""
+    runnable = [job for job in identity.api().runnable_jobs(list(identity.accelerators), older_than_s)
+                if identity.can_run(job)]
     for job in runnable:
         send(job)
     return len(runnable)
 
 
 class Poller(threading.Thread):
-    """Re-dispatches stale jobs every ``interval`` seconds: lost messages and dead workers' jobs run again."""
+    """Every ``interval`` seconds, refreshes the worker's registration (its hardware, and that it is still
+    around) and re-dispatches stale jobs: lost messages and dead workers' jobs run again."""
 
     def __init__(self, identity: WorkerIdentity, send, interval: float):
         super().__init__(daemon=True)
@@ -27,6 +30,10 @@ class Poller(threading.Thread):
 
     def run(self) -> None:
         while not self.stopped.wait(self.interval):
+            try:
+                self.identity.register()
+            except RegctlError as err:
+                log.warning("refreshing the worker's registration failed: %s", err.message)
             try:
                 redispatch(self.identity, self.send, older_than_s=self.interval)
             except RegctlError as err:
