@@ -47,7 +47,7 @@ class EmbeddedExecutor:
         except Exception:  # a job must never kill the executor thread
             log.exception("job %s crashed the embedded executor's run", job_id)
 
-    def dispatch(self, job_id: str, accelerator: str, timeout_s: int) -> None:
+    def dispatch(self, job_id: str, accelerator: str, timeout_s: int, min_memory_gb: float | None = None) -> None:
         if accelerator in self.identity.accelerators:
             self._submit(job_id)
 

@@ -27,8 +27,9 @@ class RequestJob(MethodView):
         session = db_session()
         job = jobs.request_job(session, current_user(), f"{namespace}/{name}", reference)
         job_id, accelerator, budget_s = job.id, job.accelerator, jobs.time_budget_s(job.version)
+        memory = jobs.min_memory_gb(job.version)
         # a worker leases the job by id: it must be committed before anyone hears of it
-        after_commit(session, lambda: current_registry().dispatcher.dispatch(job_id, accelerator, budget_s))
+        after_commit(session, lambda: current_registry().dispatcher.dispatch(job_id, accelerator, budget_s, memory))
         return jobs.job_document(job)
 
 

@@ -17,7 +17,7 @@ from reproreg.config import Settings
 class Dispatcher(Protocol):
     """What the registry needs of a job executor: hand it a job that was just committed."""
 
-    def dispatch(self, job_id: str, accelerator: str, timeout_s: int) -> None: ...
+    def dispatch(self, job_id: str, accelerator: str, timeout_s: int, min_memory_gb: float | None = None) -> None: ...
 
 
 class EmbeddedExecutor(Dispatcher, Protocol):
@@ -29,7 +29,7 @@ class EmbeddedExecutor(Dispatcher, Protocol):
 class NullDispatcher:
     """No executor attached: jobs wait until a worker's poll finds them."""
 
-    def dispatch(self, job_id: str, accelerator: str, timeout_s: int) -> None:
+    def dispatch(self, job_id: str, accelerator: str, timeout_s: int, min_memory_gb: float | None = None) -> None:
         return None
 
 

@@ -20,5 +20,6 @@ class CeleryDispatcher:
         self.prefix = prefix
         self.app = make_sender(broker_url)
 
-    def dispatch(self, job_id: str, accelerator: str, timeout_s: int) -> None:
-        self.app.send_task(VERIFY_TASK, args=[job_id], **message_options(self.prefix, accelerator, timeout_s))
+    def dispatch(self, job_id: str, accelerator: str, timeout_s: int, min_memory_gb: float | None = None) -> None:
+        options = message_options(self.prefix, accelerator, timeout_s, min_memory_gb)
+        self.app.send_task(VERIFY_TASK, args=[job_id], **options)

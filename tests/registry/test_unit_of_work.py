@@ -141,7 +141,7 @@ class VisibilityCheckingDispatcher:
     def __init__(self, sessions):
         self.sessions, self.seen = sessions, []
 
-    def dispatch(self, job_id: str, accelerator: str, timeout_s: int) -> None:
+    def dispatch(self, job_id: str, accelerator: str, timeout_s: int, min_memory_gb: float | None = None) -> None:
         with self.sessions() as session:
             self.seen.append(session.get(VerificationJob, job_id) is not None)
 
