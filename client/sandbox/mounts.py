@@ -8,16 +8,19 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
-from regctl.environment import gpu_device_nodes
 from regctl.sandbox.limits import Limits
 
 #: the fresh, empty home folder evaluation code sees
 SANDBOX_HOME = "/home/sandbox"
 #: environment variables handed to evaluation code (by exact name, then by prefix); everything else is dropped
-ENVIRONMENT_NAMES = frozenset({"PATH", "LANG", "TZ", "TERM", "VIRTUAL_ENV", "PYTHONHASHSEED", "CUDA_VISIBLE_DEVICES"})
-ENVIRONMENT_PREFIXES = ("LC_", "OMP_", "MKL_", "OPENBLAS_", "NVIDIA_")
+ENVIRONMENT_NAMES = frozenset({"PATH", "LANG", "TZ", "TERM", "VIRTUAL_ENV", "PYTHONHASHSEED"})
+ENVIRONMENT_PREFIXES = ("LC_", "OMP_", "MKL_", "OPENBLAS_")
+#: handed over to a GPU evaluation only: which GPUs it sees, the NVIDIA runtime's settings, cuBLAS determinism
+GPU_ENVIRONMENT_NAMES = frozenset({"CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "CUBLAS_WORKSPACE_CONFIG"})
+GPU_ENVIRONMENT_PREFIXES = ("NVIDIA_",)
 #: names that are never handed over, even where the allowlist would let them through (a second line of defence)
 SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSW|CREDENTIAL|PRIVATE|API_?KEY|ACCESS_KEY|AUTH|COOKIE|SESSION|_URL$", re.I)
 
@@ -28,6 +31,17 @@ ETC_PATHS = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "ssl/certs", "ssl/open
              "pki/tls/certs", "pki/ca-trust/extracted", "passwd", "group", "nsswitch.conf", "host.conf", "hosts",
              "gai.conf", "localtime", "timezone", "os-release", "alternatives", "mime.types", "protocols",
              "services", "fonts")
+#: the NVIDIA device nodes CUDA opens, under /dev (``nvidia0``... are matched by NVIDIA_GPU_NODE)
+NVIDIA_CONTROL_NODES = ("nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset")
+NVIDIA_GPU_NODE = re.compile(r"^nvidia[0-9]+$")
+#: the driver's user-space libraries: libcuda and the libnvidia-* it loads (NVML, PTX compiler, ...)
+NVIDIA_LIBRARY = re.compile(r"^(libcuda\.so|libnvidia-[\w.+-]*\.so)(\.[\d.]+)?$")
+#: where drivers put these libraries when the loader's cache does not list them
+NVIDIA_LIBRARY_DIRS = ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib",
+                       "/lib64", "/usr/local/nvidia/lib64", "/usr/local/nvidia/lib", "/usr/local/cuda/compat",
+                       "/usr/lib/wsl/lib", "/opt/nvidia/lib64")
+#: where nvidia-smi is looked for besides PATH
+NVIDIA_SMI_DIRS = ("/usr/bin", "/usr/local/nvidia/bin", "/usr/local/bin", "/opt/nvidia/bin")
 #: extra read-only views a GPU evaluation needs besides the device nodes (PCI topology, NUMA and CPU layout)
 GPU_SYS_PATHS = ("/sys/bus/pci", "/sys/devices/system", "/sys/module/nvidia", "/sys/module/nvidia_uvm")
 #: parts of /proc that must stay read-only: uid 0 in the sandbox could otherwise change kernel settings
@@ -36,10 +50,17 @@ PROC_READ_ONLY = ("/proc/sys", "/proc/sysrq-trigger")
 
 # -- environment -------------------------------------------------------------------------------------------------
 
-def clean_environment(env: dict[str, str], home: str = SANDBOX_HOME, tmpdir: str = "/tmp") -> dict[str, str]:
-    """The allowlisted part of the verifier's environment, with a fresh HOME and TMPDIR."""
-    kept = {key: value for key, value in env.items()
-            if (key in ENVIRONMENT_NAMES or key.startswith(ENVIRONMENT_PREFIXES)) and not SECRET_NAME.search(key)}
+def _allowed(key: str, accelerator: str) -> bool:
+    if key in ENVIRONMENT_NAMES or key.startswith(ENVIRONMENT_PREFIXES):
+        return True
+    return accelerator == "gpu" and (key in GPU_ENVIRONMENT_NAMES or key.startswith(GPU_ENVIRONMENT_PREFIXES))
+
+
+def clean_environment(env: dict[str, str], home: str = SANDBOX_HOME, tmpdir: str = "/tmp",
+                      accelerator: str = "cpu") -> dict[str, str]:
+    """The allowlisted part of the verifier's environment, with a fresh HOME and TMPDIR. A GPU evaluation also
+    keeps CUDA_VISIBLE_DEVICES, NVIDIA_* and CUBLAS_WORKSPACE_CONFIG; a CPU one never sees them."""
+    kept = {key: value for key, value in env.items() if _allowed(key, accelerator) and not SECRET_NAME.search(key)}
     return {**kept, "HOME": home, "TMPDIR": tmpdir, "XDG_CONFIG_HOME": f"{home}/.config",
             "XDG_CACHE_HOME": f"{home}/.cache", "XDG_DATA_HOME": f"{home}/.local/share"}
 
@@ -114,10 +135,105 @@ def _system_arguments() -> list[str]:
     return argv
 
 
-def _gpu_arguments(nodes: list[str]) -> list[str]:
+@dataclass(frozen=True)
+class GpuDevices:
+    """What a GPU evaluation's sandbox gets of this machine's NVIDIA driver: its device nodes (bound as devices),
+    its user-space libraries and nvidia-smi (bound read-only, each at its own path), and the folders of the
+    libraries the loader's cache does not list (the evaluation's LD_LIBRARY_PATH, so that CUDA finds them)."""
+
+    nodes: tuple[str, ...] = ()
+    libraries: tuple[str, ...] = ()
+    binaries: tuple[str, ...] = ()
+    library_path: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return any(NVIDIA_GPU_NODE.match(os.path.basename(node)) for node in self.nodes)
+
+
+def nvidia_device_nodes(dev: str | Path = "/dev") -> list[str]:
+    """``nvidia0``, ``nvidia1``..., ``nvidiactl``, ``nvidia-uvm``, ``nvidia-uvm-tools``, ``nvidia-modeset`` and
+    every entry of ``nvidia-caps`` under ``dev``, those present. Nothing else of /dev."""
+    dev = Path(dev)
+    try:
+        entries = sorted(os.listdir(dev))
+    except OSError:
+        return []
+    nodes = [str(dev / name) for name in entries if NVIDIA_GPU_NODE.match(name)]
+    nodes += [str(dev / name) for name in NVIDIA_CONTROL_NODES if os.path.lexists(dev / name)]
+    caps = dev / "nvidia-caps"
+    if caps.is_dir():
+        nodes += [str(caps / name) for name in sorted(os.listdir(caps))]
+    return nodes
+
+
+def loader_cache_listing() -> str:
+    """``ldconfig -p``: every library the loader's cache knows, with its path."""
+    for ldconfig in (shutil.which("ldconfig"), "/sbin/ldconfig", "/usr/sbin/ldconfig"):
+        if ldconfig and os.access(ldconfig, os.X_OK):
+            try:
+                return subprocess.run([ldconfig, "-p"], capture_output=True, text=True, timeout=20).stdout
+            except (OSError, subprocess.TimeoutExpired):
+                continue
+    return ""
+
+
+def nvidia_libraries_in_listing(listing: str) -> list[str]:
+    """The NVIDIA driver libraries in an ``ldconfig -p`` listing (lines such as
+    ``libcuda.so.1 (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libcuda.so.1``)."""
+    found = []
+    for line in listing.splitlines():
+        name, arrow, path = line.strip().partition(" => ")
+        if arrow and NVIDIA_LIBRARY.match(name.split(" ", 1)[0]) and path.strip().startswith("/"):
+            found.append(path.strip())
+    return list(dict.fromkeys(found))
+
+
+def nvidia_libraries_in_folders(folders) -> list[str]:
+    found = []
+    for folder in folders:
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            continue
+        found += [os.path.join(folder, name) for name in names if NVIDIA_LIBRARY.match(name)]
+    return found
+
+
+def gpu_devices(dev: str | Path = "/dev", listing: str | None = None, root: str | Path = "/",
+                path: str | None = None) -> GpuDevices:
+    """This machine's NVIDIA device nodes under ``dev``; the driver's libraries from ``listing`` (the output of
+    ``ldconfig -p``; by default it is run) and from the usual library folders under ``root``; nvidia-smi on
+    ``path`` (by default PATH) or in the usual folders under ``root``. Only what exists is returned."""
+    root = str(root)
+    listing = loader_cache_listing() if listing is None else listing
+    cached = [library for library in nvidia_libraries_in_listing(listing) if os.path.exists(library)]
+    folders = [os.path.join(root, folder.lstrip("/")) for folder in NVIDIA_LIBRARY_DIRS]
+    scanned = [library for library in nvidia_libraries_in_folders(folders)
+               if library not in cached and os.path.exists(library)]
+    uncached_folders = [os.path.dirname(library) for library in scanned
+                        if os.path.basename(library) not in {os.path.basename(known) for known in cached}]
+    smi = shutil.which("nvidia-smi", path=os.environ.get("PATH", os.defpath) if path is None else path)
+    smi = smi or next((candidate for folder in NVIDIA_SMI_DIRS
+                       if os.access(candidate := os.path.join(root, folder.lstrip("/"), "nvidia-smi"), os.X_OK)),
+                      None)
+    return GpuDevices(nodes=tuple(nvidia_device_nodes(dev)), libraries=tuple(dict.fromkeys(cached + scanned)),
+                      binaries=(smi,) if smi else (), library_path=tuple(dict.fromkeys(uncached_folders)))
+
+
+def _visible_already(path: str) -> bool:
+    """Under one of the system folders the sandbox already shows read-only at the same path."""
+    return any(_is_within(Path(path), Path(system)) for system in SYSTEM_PATHS)
+
+
+def _gpu_arguments(devices: GpuDevices) -> list[str]:
     argv: list[str] = []
-    for node in nodes:
+    for node in devices.nodes:
         argv += ["--dev-bind", node, node]
+    for name in (*devices.libraries, *devices.binaries):
+        if not _visible_already(name):
+            argv += ["--ro-bind", name, name]
+    if devices.library_path:
+        argv += ["--setenv", "LD_LIBRARY_PATH", ":".join(devices.library_path)]
     for name in GPU_SYS_PATHS:
         argv += ["--ro-bind-try", name, name]
     for name in sorted(glob.glob("/sys/devices/pci*")):
@@ -126,10 +242,10 @@ def _gpu_arguments(nodes: list[str]) -> list[str]:
 
 
 def sandbox_arguments(workdir: Path, files: Path, env: dict[str, str], limits: Limits, accelerator: str = "cpu",
-                      gpu_nodes: list[str] | None = None) -> list[str]:
+                      gpu: GpuDevices | None = None) -> list[str]:
     """bubblewrap's options: mounts (in order: system, /dev and /proc, fresh tmpfs folders, then what is bound
     under them), namespaces and capabilities. The caller appends the command. A GPU evaluation also gets the
-    NVIDIA device nodes (``gpu_nodes``, by default those of this machine); its libraries live under /usr."""
+    NVIDIA driver (``gpu``, by default this machine's: see gpu_devices); a CPU one never does."""
     argv = [*_system_arguments(), "--dev", "/dev", "--proc", "/proc"]
     for name in PROC_READ_ONLY:
         argv += ["--ro-bind-try", name, name]
@@ -139,7 +255,7 @@ def sandbox_arguments(workdir: Path, files: Path, env: dict[str, str], limits: L
     for environment in python_environments(env):
         argv += ["--ro-bind", str(environment), str(environment)]
     if accelerator == "gpu":
-        argv += _gpu_arguments(gpu_device_nodes() if gpu_nodes is None else gpu_nodes)
+        argv += _gpu_arguments(gpu_devices() if gpu is None else gpu)
     argv += ["--ro-bind", str(files), str(files), "--bind", str(workdir), str(workdir),
              "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
              "--hostname", "sandbox", "--cap-drop", "ALL", "--die-with-parent", "--new-session",

@@ -20,7 +20,14 @@ from regctl.sandbox.limits import (
     _in_cgroup,
     make_cgroup,
 )
-from regctl.sandbox.mounts import bubblewrap_path, clean_environment, probe_bubblewrap, sandbox_arguments
+from regctl.sandbox.mounts import (
+    GpuDevices,
+    bubblewrap_path,
+    clean_environment,
+    gpu_devices,
+    probe_bubblewrap,
+    sandbox_arguments,
+)
 
 OUTPUT_TAIL_BYTES = 32 * 1024
 POLL_S = 0.05
@@ -55,30 +62,44 @@ class Runner:
         self.kind = "bubblewrap" if sandboxed else "none"
 
     def _argv(self, shell_command: str, workdir: Path, files: Path, env: dict[str, str], limits: Limits,
-              accelerator: str = "cpu") -> list[str]:
+              accelerator: str = "cpu", gpu: GpuDevices | None = None) -> list[str]:
         if not self.sandboxed:
             return ["/bin/sh", "-c", shell_command]
-        return [bubblewrap_path(), *sandbox_arguments(workdir, files, env, limits, accelerator),
+        return [bubblewrap_path(), *sandbox_arguments(workdir, files, env, limits, accelerator, gpu),
                 "/bin/sh", "-c", shell_command]
 
-    def _environment(self, env: dict[str, str], workdir: Path) -> dict[str, str]:
+    def _environment(self, env: dict[str, str], workdir: Path, accelerator: str = "cpu") -> dict[str, str]:
         if self.sandboxed:
-            return clean_environment(env)
+            return clean_environment(env, accelerator=accelerator)
         home, tmp = workdir / "home", workdir / "tmp"
         home.mkdir(parents=True, exist_ok=True)
         tmp.mkdir(parents=True, exist_ok=True)
-        return clean_environment(env, home=str(home), tmpdir=str(tmp))
+        return clean_environment(env, home=str(home), tmpdir=str(tmp), accelerator=accelerator)
+
+    def _gpu(self, accelerator: str, gpu: GpuDevices | None) -> GpuDevices | None:
+        """The NVIDIA driver a sandboxed GPU evaluation gets; without a GPU here nothing runs (exit 3)."""
+        if accelerator != "gpu" or not self.sandboxed:
+            return None
+        gpu = gpu_devices() if gpu is None else gpu
+        if not gpu:
+            raise SandboxUnavailable("the evaluation needs a GPU and this machine has none (no /dev/nvidia0 ...); "
+                                     "it was not run")
+        return gpu
 
     def run(self, shell_command: str, workdir: Path, files: Path, timeout_s: int, memory_mb: int | None,
             env: dict[str, str], max_processes: int | None = None, accelerator: str = "cpu",
-            max_output_bytes: int = MAX_OUTPUT_BYTES) -> RunResult:
+            max_output_bytes: int = MAX_OUTPUT_BYTES, gpu: GpuDevices | None = None) -> RunResult:
+        """Run under the limits. A GPU evaluation (``accelerator="gpu"``) gets the NVIDIA driver (``gpu``, by
+        default this machine's) in its sandbox; its memory limit is the same cgroup or watchdog on the process
+        tree as any other run's, never an address-space limit (CUDA reserves far more address space than it
+        uses, and would not start)."""
         workdir, files = workdir.resolve(), files.resolve()
         limits = Limits(timeout_s=timeout_s, memory_mb=memory_mb or DEFAULT_MEMORY_MB,
                         max_processes=max_processes or DEFAULT_MAX_PROCESSES, max_output_bytes=max_output_bytes)
-        argv = self._argv(shell_command, workdir, files, env, limits, accelerator)
+        argv = self._argv(shell_command, workdir, files, env, limits, accelerator, self._gpu(accelerator, gpu))
         cgroup = make_cgroup(limits)
         try:
-            return _Supervised(argv, self._environment(env, workdir), workdir, limits, cgroup,
+            return _Supervised(argv, self._environment(env, workdir, accelerator), workdir, limits, cgroup,
                                self.sandboxed).run()
         finally:
             if cgroup is not None:

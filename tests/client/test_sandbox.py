@@ -3,7 +3,6 @@ from pathlib import Path
 
 import pytest
 
-from regctl.environment import gpu_device_nodes
 from regctl.errors import EXIT_EVALUATION_FAILED
 from regctl.sandbox import (
     SANDBOX_HOME,
@@ -15,6 +14,7 @@ from regctl.sandbox import (
     render_command,
     sandbox_arguments,
 )
+from regctl.sandbox.mounts import gpu_devices
 
 
 def _binds(argv: list[str]) -> list[tuple[str, str, str]]:
@@ -29,14 +29,14 @@ def _virtualenv(folder: Path) -> Path:
     return folder
 
 
-def test_only_allowlisted_variables_reach_the_evaluation_with_a_fresh_home():
+def test_only_allowlisted_variables_reach_a_gpu_evaluation_with_a_fresh_home():
     env = {"PATH": "/usr/bin", "VIRTUAL_ENV": "/venv", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TZ": "UTC",
            "HOME": "/home/a", "OMP_NUM_THREADS": "4", "CUDA_VISIBLE_DEVICES": "0", "NVIDIA_VISIBLE_DEVICES": "all",
            "MY_DB_URL": "postgresql://u:pass@h/db", "REGCTL_TOKEN": "rrt_x", "AWS_SECRET_ACCESS_KEY": "s",
            "HF_TOKEN": "h", "DB_PASSWORD": "p", "SSH_AUTH_SOCK": "/s", "PGPASSWORD": "p", "XDG_CONFIG_HOME": "/c",
            "REGISTRY_DATABASE_URL": "postgresql://", "LD_PRELOAD": "/x.so", "PYTHONPATH": "/home/a/src",
            "OMP_SECRET_KEY": "k"}
-    assert clean_environment(env) == {
+    assert clean_environment(env, accelerator="gpu") == {
         "PATH": "/usr/bin", "VIRTUAL_ENV": "/venv", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TZ": "UTC",
         "OMP_NUM_THREADS": "4", "CUDA_VISIBLE_DEVICES": "0", "NVIDIA_VISIBLE_DEVICES": "all",
         "HOME": SANDBOX_HOME, "TMPDIR": "/tmp", "XDG_CONFIG_HOME": f"{SANDBOX_HOME}/.config",
@@ -93,15 +93,15 @@ def test_a_folder_that_is_not_a_python_environment_is_not_bound(tmp_path):
 def test_a_gpu_evaluation_gets_the_nvidia_device_nodes_and_a_cpu_one_does_not(tmp_path):
     dev = tmp_path / "dev"
     (dev / "nvidia-caps").mkdir(parents=True)
-    for name in ("nvidia0", "nvidiactl", "nvidia-uvm", "null"):
+    for name in ("nvidia0", "nvidiactl", "nvidia-uvm", "null", "nvidia-caps/nvidia-cap1"):
         (dev / name).touch()
-    nodes = gpu_device_nodes(str(dev))
-    assert [Path(node).name for node in nodes] == ["nvidia-caps", "nvidia-uvm", "nvidia0", "nvidiactl"]
+    gpu = gpu_devices(dev, listing="", root=tmp_path, path="")
+    assert [Path(node).name for node in gpu.nodes] == ["nvidia0", "nvidiactl", "nvidia-uvm", "nvidia-cap1"]
     limits = Limits(timeout_s=5)
-    gpu = sandbox_arguments(tmp_path / "run", tmp_path / "files", {}, limits, accelerator="gpu", gpu_nodes=nodes)
-    assert [(source, destination) for option, source, destination in _binds(gpu) if option == "--dev-bind"] == [
-        (node, node) for node in nodes]
-    cpu = sandbox_arguments(tmp_path / "run", tmp_path / "files", {}, limits, accelerator="cpu")
+    argv = sandbox_arguments(tmp_path / "run", tmp_path / "files", {}, limits, accelerator="gpu", gpu=gpu)
+    assert [(source, destination) for option, source, destination in _binds(argv) if option == "--dev-bind"] == [
+        (node, node) for node in gpu.nodes]
+    cpu = sandbox_arguments(tmp_path / "run", tmp_path / "files", {}, limits, accelerator="cpu", gpu=gpu)
     assert "--dev-bind" not in cpu
 
 
