@@ -10,11 +10,19 @@ import re
 from datetime import datetime, timedelta
 
 import rfc8785
-from marshmallow import ValidationError, fields, validate
+from marshmallow import INCLUDE, ValidationError, fields, validate
 
 from reproreg_schemas.messages import Schema
 from reproreg_schemas.names import validate_digest, validate_full_name, validate_one_line
-from reproreg_schemas.vocabulary import ChecklistState, Outcome, ReproducedState, Verdict, VerifierRole, values
+from reproreg_schemas.vocabulary import (
+    Accelerator,
+    ChecklistState,
+    Outcome,
+    ReproducedState,
+    Verdict,
+    VerifierRole,
+    values,
+)
 
 REPORT_VERSION = 2
 #: the outcome strings, as reproreg.services.badges imports them (Outcome is their home)
@@ -61,6 +69,74 @@ class ClaimVerdictSchema(Schema):
     verdict = fields.String(required=True, validate=validate.OneOf(values(Verdict)))
 
 
+class GpuSchema(Schema):
+    """One GPU as nvidia-smi names it."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    name = fields.String(required=True, metadata={"description": "the model, e.g. NVIDIA H100 80GB HBM3"})
+    memory = fields.String(allow_none=True, metadata={"description": "as nvidia-smi writes it, e.g. 81559 MiB"})
+    memory_mib = fields.Integer(allow_none=True)
+    driver = fields.String(allow_none=True)
+
+
+class TorchSettingsSchema(Schema):
+    """PyTorch's version and determinism settings in the evaluation's Python, as a fresh process has them."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    version = fields.String()
+    cuda = fields.String(allow_none=True, metadata={"description": "the CUDA PyTorch was built for"})
+    cudnn = fields.Integer(allow_none=True)
+    cudnn_deterministic = fields.Boolean()
+    cudnn_benchmark = fields.Boolean()
+    matmul_allow_tf32 = fields.Boolean(metadata={"description": "torch.backends.cuda.matmul.allow_tf32"})
+    cudnn_allow_tf32 = fields.Boolean(metadata={"description": "torch.backends.cudnn.allow_tf32"})
+    float32_matmul_precision = fields.String(allow_none=True)
+    deterministic_algorithms = fields.Boolean(allow_none=True)
+    cublas_workspace_config = fields.String(allow_none=True)
+    error = fields.String(allow_none=True, metadata={"description": "why the settings could not be read"})
+
+
+class FrameworksSchema(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    torch = fields.Nested(TorchSettingsSchema, allow_none=True,
+                          metadata={"description": "null where the evaluation's Python has no PyTorch"})
+
+
+class EnvironmentSchema(Schema):
+    """A report's ``environment``. Every field may be absent (older reports have fewer); those present must have
+    these types. Keys it does not name are kept."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    os = fields.String()
+    python = fields.String()
+    packages = fields.Dict(keys=fields.String(), values=fields.String())
+    cpu = fields.String(allow_none=True)
+    cpu_count = fields.Integer(allow_none=True)
+    memory_gib = fields.Float(allow_none=True)
+    gpus = fields.List(fields.Nested(GpuSchema))
+    driver = fields.String(allow_none=True, metadata={"description": "the NVIDIA driver's version"})
+    cuda = fields.String(allow_none=True, metadata={"description": "the CUDA version the driver supports"})
+    frameworks = fields.Nested(FrameworksSchema)
+    accelerator_requested = fields.String(validate=validate.OneOf(values(Accelerator)))
+    accelerator_used = fields.String(validate=validate.OneOf(values(Accelerator)))
+
+
+def validate_environment(environment: dict) -> None:
+    """Check a report's environment against EnvironmentSchema without changing it (the report is signed as it
+    is)."""
+    problems = EnvironmentSchema().validate(environment)
+    if problems:
+        raise ValidationError(problems)
+
+
 class ReportSchema(Schema):
     report_version = fields.Integer(required=True, validate=validate.Equal(REPORT_VERSION))
     name = fields.String(required=True, validate=validate_full_name)
@@ -74,7 +150,7 @@ class ReportSchema(Schema):
     finished_at = fields.String(required=True)
     command = fields.String(required=True)
     sandbox = fields.String(required=True, validate=validate.OneOf(["bubblewrap", "none"]))
-    environment = fields.Dict(required=True)
+    environment = fields.Dict(required=True, validate=validate_environment)
     runs = fields.List(fields.Nested(RunSchema), required=True)
     claims = fields.List(fields.Nested(ClaimVerdictSchema), required=True)
     outcome = fields.String(required=True, validate=validate.OneOf(values(Outcome)))
