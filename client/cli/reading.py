@@ -11,7 +11,7 @@ from regctl.cli.common import api_client, handles_errors, json_option
 from regctl.config import load_config
 from regctl.output import badge_snippets, emit_json, note, table
 from reproreg_schemas.checklist import ITEMS
-from reproreg_schemas.claims import tolerance_text
+from reproreg_schemas.claims import hardware_note, tolerance_text
 from reproreg_schemas.units import exact_number, human_size
 from reproreg_schemas.verdicts import run_values, with_run_values
 from reproreg_schemas.vocabulary import COMPLETED_OUTCOMES, BadgeKind, ChecklistState, ReproducedState, values
@@ -103,12 +103,18 @@ def version_record(document: dict, states: dict, verifications: list[dict]) -> d
                           "role": verification["role"], "hardware": verification["hardware"],
                           "created_at": verification["created_at"], "measured": verdict["measured"],
                           "measured_runs": run_values(verdict, (verification.get("report") or {}).get("runs", [])),
-                          "verdict": verdict["verdict"], "rule": verdict["rule"]}
+                          "verdict": verdict["verdict"], "rule": verdict["rule"],
+                          "hardware_note": hardware_note(claim.get("hardware"), _environment(verification))}
         claims.append({"metric": claim["metric"], "dataset": claim["dataset"], "claimed": claim["value"],
                        "tolerance": claim["tolerance"], "tolerance_text": tolerance_text(claim),
-                       "latest_trusted": latest})
+                       "hardware": claim.get("hardware"), "latest_trusted": latest})
     return {"badges": states, "checklist": {"answered": answered, "items": items},
             "claims": claims, "community_reports": states.get("community", {}).get("reports", 0)}
+
+
+def _environment(verification: dict) -> dict:
+    environment = verification.get("environment") or (verification.get("report") or {}).get("environment")
+    return environment if isinstance(environment, dict) else {}
 
 
 def badges_line(record: dict) -> str:
@@ -144,6 +150,9 @@ def claims_lines(record: dict) -> list[str]:
                  table(rows, ["metric", "dataset", "claimed", "tolerance", "measured", "verdict", "rule", "by"])]
         lines += [f"  #{key}: {v['verifier']} ({v['role']}) on {v['hardware']}, {v['created_at']}"
                   for key, v in sources.items()]
+        lines += [f"  {claim['metric']} ({claim['dataset']}): {claim['latest_trusted']['hardware_note']} "
+                  f"(#{claim['latest_trusted']['verification_id']}; it counts all the same)"
+                  for claim in record["claims"] if (claim["latest_trusted"] or {}).get("hardware_note")]
     reports = record["community_reports"]
     lines.append(f"community reports: {reports}" + (" (shown on the version page; they never earn a badge)"
                                                     if reports else ""))

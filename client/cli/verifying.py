@@ -11,8 +11,9 @@ from regctl.api import ApiClient
 from regctl.cache import BlobCache
 from regctl.cli.common import api_client, handles_errors, json_option
 from regctl.config import load_config
-from regctl.errors import EvaluationFailed, IntegrityError, UsageError
+from regctl.errors import EvaluationFailed, IntegrityError, RegctlError, UsageError
 from regctl.output import emit_json, note, table
+from reproreg_schemas.claims import hardware_note
 from reproreg_schemas.jobs import is_integrity_failure
 from reproreg_schemas.units import exact_number
 from reproreg_schemas.verdicts import rule_text
@@ -46,7 +47,7 @@ def verify(reference: str, submit: bool, no_sandbox: bool, workdir: Path | None,
     api = ApiClient(config.url, config.token)
     if remote:
         report = _verify_remotely(api_client(token_required=True), ref)  # progress on stderr
-        emit_json(report) if as_json else _print_report(report)
+        emit_json(report) if as_json else _print_report(report, _claims_of(api, report))
         sys.exit(verifying.EXIT_FOR_OUTCOME[report["outcome"]])
 
     def notice(message: str) -> None:
@@ -65,7 +66,7 @@ def verify(reference: str, submit: bool, no_sandbox: bool, workdir: Path | None,
     if as_json:
         emit_json(report)
     else:
-        _print_report(report)
+        _print_report(report, _claims_of(api, report))
     sys.exit(verifying.EXIT_FOR_OUTCOME[report["outcome"]])
 
 
@@ -131,7 +132,32 @@ def outcome_words(outcome: str) -> str:
     return outcome.replace("_", " ")
 
 
-def _print_report(report: dict) -> None:
+def _claims_of(api: ApiClient, report: dict) -> list[dict]:
+    """The claims of the version the report checked, as its manifest states them (the hardware each was
+    measured on among them); none when the registry cannot say now: the report stands without them."""
+    try:
+        document = api.get_version(report["name"], report["digest"])
+    except RegctlError:  # a note, never a reason to fail a finished verification
+        return []
+    if document.get("digest") != report["digest"]:
+        return []
+    return (document.get("manifest") or {}).get("claims") or []
+
+
+def hardware_lines(claims: list[dict], report: dict) -> list[str]:
+    """``top1 (cifar10/test): claimed on A100-80GB, verified on H100 80GB HBM3`` for each claim judged on other
+    hardware than the one it names; the verdicts stand as they are."""
+    judged = {(v["metric"], v["dataset"]) for v in report.get("claims") or []}
+    environment = report.get("environment") if isinstance(report.get("environment"), dict) else {}
+    lines = []
+    for claim in claims:
+        note_text = hardware_note(claim.get("hardware"), environment)
+        if note_text and (claim.get("metric"), claim.get("dataset")) in judged:
+            lines.append(f"{claim['metric']} ({claim['dataset']}): {note_text}")
+    return lines
+
+
+def _print_report(report: dict, claims: list[dict] | None = None) -> None:
     environment = report["environment"]
     click.echo(f"{report['name']}@{report['version']}  {report['digest']}")
     click.echo(f"sandbox: {report['sandbox']}; accelerator asked {environment['accelerator_requested']}, used "
@@ -146,6 +172,8 @@ def _print_report(report: dict) -> None:
                  v["verdict"].upper(), rule_text(v, report["runs"])]
                 for v in report["claims"]]
         click.echo(table(rows, ["claim", "dataset", "claimed", "measured", "verdict", "rule"]))
+        for line in hardware_lines(claims or [], report):
+            click.echo(f"{line} (the verdict stands: it counts all the same)")
     if report["failure"]:
         click.echo(f"evaluation failed: {report['failure']}")
         failed = next((run for run in reversed(report["runs"]) if run["stderr_tail"]), None)

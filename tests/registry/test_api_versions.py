@@ -318,3 +318,67 @@ def test_a_gpu_requirement_on_a_cpu_evaluation_is_refused_at_push(http, make_use
     assert refused.json["error"]["code"] == "INVALID_MANIFEST"
     assert any("needs accelerator: gpu" in text for text in refused.json["error"]["details"]["problems"]
                ["evaluation.gpu"])
+
+
+def test_regctl_show_and_verify_say_a_reference_run_was_on_other_hardware(app, http, make_user, capsys):
+    from regctl.cli.reading import claims_lines, version_record
+    from regctl.cli.verifying import _print_report, hardware_lines
+    from reproreg.models import User
+    from tests.registry.test_web import H100_ENVIRONMENT, H100_NOTE, ON_A100, submit_signed
+
+    _, alice = make_user("alice")
+    _, worker = make_user("worker")
+    with unit_of_work(app.extensions["registry"].sessions) as session:
+        session.query(User).filter(User.name == "worker").one().is_worker = True
+    assert publish(http, alice, FILES, claims=ON_A100, evaluation=GPU_EVALUATION).status_code == 201
+    runs = [{"params": 22713728, "acc": 0.92}] * 3
+    recorded = submit_signed(http, worker, "alice/resnet", "worker", runs, H100_ENVIRONMENT)
+    assert recorded.status_code == 201, recorded.json
+    assert recorded.json["role"] == "reference-worker" and recorded.json["trusted"]
+
+    base = "/api/v1/artifacts/alice/resnet/versions/1.0.0"
+    document, verifications = http.get(base).json, http.get(f"{base}/verifications").json
+    record = version_record(document, http.get(f"{base}/badges").json, verifications)
+    params, acc = record["claims"]
+    assert (params["hardware"], acc["hardware"]) == (None, "A100-80GB")
+    assert params["latest_trusted"]["hardware_note"] is None
+    assert acc["latest_trusted"]["hardware_note"] == H100_NOTE
+    lines = "\n".join(claims_lines(record))
+    assert f"acc (d/test): {H100_NOTE} (#{recorded.json['id']}; it counts all the same)" in lines
+    assert lines.count("claimed on") == 1
+
+    report = verifications[0]["report"]
+    claims = document["manifest"]["claims"]
+    assert hardware_lines(claims, report) == [f"acc (d/test): {H100_NOTE}"]
+    assert hardware_lines(claims, {**report, "environment": {}}) == []  # a report that does not say: no note
+    _print_report(report, claims)
+    printed = capsys.readouterr().out
+    assert f"acc (d/test): {H100_NOTE} (the verdict stands: it counts all the same)" in printed
+    assert "outcome: reproduced" in printed
+    _print_report(report)  # without the version's claims: the report alone, no note
+    assert "claimed on" not in capsys.readouterr().out
+
+
+def test_verify_reads_the_claims_of_the_version_its_report_checked():
+    from regctl.cli.verifying import _claims_of
+    from regctl.errors import ConnectionFailed
+
+    report = {"name": "alice/resnet", "digest": "sha256:" + "a" * 64}
+
+    class Api:
+        def __init__(self, answer):
+            self.answer = answer
+
+        def get_version(self, name, reference):
+            assert (name, reference) == (report["name"], report["digest"])
+            if isinstance(self.answer, Exception):
+                raise self.answer
+            return self.answer
+
+    assert _claims_of(Api({"digest": report["digest"], "manifest": {"claims": ON_A100_CLAIMS}}), report) \
+        == ON_A100_CLAIMS
+    assert _claims_of(Api({"digest": "sha256:" + "b" * 64, "manifest": {"claims": ON_A100_CLAIMS}}), report) == []
+    assert _claims_of(Api(ConnectionFailed("down")), report) == []
+
+
+ON_A100_CLAIMS = [{"metric": "acc", "dataset": "d/test", "hardware": "A100-80GB"}]
