@@ -57,7 +57,7 @@ def verify(api: ApiClient, cache: BlobCache, reference: Reference, options: Veri
         "report_version": REPORT_VERSION, "name": pulled["name"], "version": pulled["version"],
         "digest": pulled["digest"], "verifier": None, "started_at": started, "finished_at": started,
         "command": spec["command"] if spec else "", "sandbox": runner.kind,
-        "environment": environment.capture(spec["accelerator"] if spec else Accelerator.CPU),
+        "environment": environment.capture(spec["accelerator"] if spec else Accelerator.CPU, env),
         "runs": [], "claims": [], "outcome": "evaluation_failed", "failure": None, "job": options.job,
     }
     if spec["accelerator"] == Accelerator.GPU and report["environment"]["accelerator_used"] != Accelerator.GPU:

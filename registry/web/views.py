@@ -100,7 +100,9 @@ def version_page(namespace, name, reference):
         abort(404)
     manifest = json.loads(version.manifest)
     recorded = [verification_document(v) for v in verifications_of(session, version)]
-    trusted, community, authors = (list(map(with_verdicts, group)) for group in split_by_trust(recorded))
+    manifest_claims = manifest.get("claims") or []
+    trusted, community, authors = ([with_verdicts(v, manifest_claims) for v in group]
+                                   for group in split_by_trust(recorded))
     states = badge_states(ctx, session, version)
     base = public_base()
     return render_template(
