@@ -1,5 +1,10 @@
+import base64
 import hashlib
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from reproreg_schemas.verification import key_challenge_bytes
 from tests.factories import author_file
 
 
@@ -42,3 +47,16 @@ FILES = {
     "configs/train.yaml": b"lr: 0.1\nepochs: 3\n",
     "requirements.txt": b"numpy\n",
 }
+
+
+def register_key(http, headers) -> tuple[Ed25519PrivateKey, str]:
+    """A new Ed25519 key registered for the account behind ``headers`` (signing the registry's challenge)."""
+    private = Ed25519PrivateKey.generate()
+    public = base64.b64encode(private.public_key().public_bytes(serialization.Encoding.Raw,
+                                                                serialization.PublicFormat.Raw)).decode()
+    challenge = http.post("/api/v1/keys/challenge", headers=headers).json["challenge"]
+    key = http.post("/api/v1/keys", headers=headers, json={
+        "public_key": public, "challenge": challenge,
+        "signature": base64.b64encode(private.sign(key_challenge_bytes(challenge))).decode()})
+    assert key.status_code == 201, key.json
+    return private, key.json["id"]

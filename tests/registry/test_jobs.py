@@ -7,15 +7,13 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from reproreg.unit_of_work import unit_of_work
 from reproreg_schemas.jobs import INTEGRITY_FAILURE_PREFIX, is_integrity_failure
 from reproreg_schemas.verdicts import judge, outcome
-from reproreg_schemas.verification import REPORT_VERSION, key_challenge_bytes, report_bytes
+from reproreg_schemas.verification import REPORT_VERSION, report_bytes
 from tests.factories import author_file
-from tests.registry.helpers import FILES, publish
+from tests.registry.helpers import FILES, publish, register_key
 
 
 @pytest.fixture
@@ -102,18 +100,6 @@ def test_gpu_jobs_go_only_to_gpu_workers(http, setup):
     assert gpu.json["min_memory_gb"] is None  # no memory requirement: any GPU worker, registered or not, takes it
 
 
-def _register_key(http, headers) -> tuple[Ed25519PrivateKey, str]:
-    private = Ed25519PrivateKey.generate()
-    public = base64.b64encode(private.public_key().public_bytes(serialization.Encoding.Raw,
-                                                                serialization.PublicFormat.Raw)).decode()
-    challenge = http.post("/api/v1/keys/challenge", headers=headers).json["challenge"]
-    key = http.post("/api/v1/keys", headers=headers, json={
-        "public_key": public, "challenge": challenge,
-        "signature": base64.b64encode(private.sign(key_challenge_bytes(challenge))).decode()})
-    assert key.status_code == 201, key.json
-    return private, key.json["id"]
-
-
 def _job_report(http, job: dict, metrics: dict) -> dict:
     """The report a worker makes for the job, judged from ``metrics`` (three seeded runs)."""
     claims = author_file()["claims"]
@@ -132,7 +118,7 @@ def _job_report(http, job: dict, metrics: dict) -> dict:
                                             ({"top1": 0.5, "loss": 0.2}, "claim_failed")])
 def test_a_job_that_recorded_its_report_succeeded_whatever_the_claims_did(http, setup, metrics, found):
     author, worker, _ = setup
-    private, key_id = _register_key(http, worker)
+    private, key_id = register_key(http, worker)
     job = http.post("/api/v1/artifacts/alice/resnet/versions/1.0.0/jobs", headers=author).json
     assert job["outcome"] is None
     token = lease(http, worker, job["id"]).json["lease"]

@@ -17,7 +17,7 @@ from reproreg.unit_of_work import unit_of_work
 from reproreg_schemas.verdicts import judge, outcome
 from reproreg_schemas.vocabulary import BadgeKind
 from tests.factories import author_file, full_checklist
-from tests.registry.helpers import FILES, publish
+from tests.registry.helpers import FILES, publish, register_key
 
 SVG = "{http://www.w3.org/2000/svg}"
 PUBLIC_URL = "https://registry.example.org"
@@ -327,19 +327,9 @@ def submit_signed(http, headers, name: str, verifier: str, runs: list[dict], env
     """Sign a report the way regctl does and submit it through the API."""
     import base64
 
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from reproreg_schemas.verification import REPORT_VERSION, report_bytes
 
-    from reproreg_schemas.verification import REPORT_VERSION, key_challenge_bytes, report_bytes
-
-    private = Ed25519PrivateKey.generate()
-    public = base64.b64encode(private.public_key().public_bytes(serialization.Encoding.Raw,
-                                                                serialization.PublicFormat.Raw)).decode()
-    challenge = http.post("/api/v1/keys/challenge", headers=headers).json["challenge"]
-    key = http.post("/api/v1/keys", headers=headers, json={
-        "public_key": public, "challenge": challenge,
-        "signature": base64.b64encode(private.sign(key_challenge_bytes(challenge))).decode()})
-    assert key.status_code == 201, key.json
+    private, key_id = register_key(http, headers)
     version = http.get(f"/api/v1/artifacts/{name}/versions/1.0.0").json
     verdicts = judge(version["manifest"]["claims"], runs)
     now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
@@ -351,7 +341,7 @@ def submit_signed(http, headers, name: str, verifier: str, runs: list[dict], env
                        for seed, metrics in enumerate(runs)],
               "claims": verdicts, "outcome": outcome(verdicts), "failure": None, "job": None}
     return http.post(f"/api/v1/artifacts/{name}/versions/1.0.0/verifications", headers=headers, json={
-        "report": report, "key_id": key.json["id"],
+        "report": report, "key_id": key_id,
         "signature": base64.b64encode(private.sign(report_bytes(report))).decode()})
 
 
