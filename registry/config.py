@@ -50,6 +50,16 @@ class Settings:
     job_lease_s: int = 120
     #: a signed verification report is accepted for this long after it was signed
     report_max_age_s: int = 24 * 3600
+    #: where blobs live: "local" (blob_dir) or "s3" (a bucket; credentials from boto3's usual chain, never here)
+    storage: str = "local"
+    s3_bucket: str | None = None
+    s3_prefix: str = ""
+    s3_endpoint_url: str | None = None
+    #: presigned URLs (downloads and multipart parts) expire after this many seconds
+    presign_expiry_s: int = 900
+    #: files from this size up go straight to the object store as multipart uploads (S3 storage only)
+    multipart_threshold_bytes: int = 64 * MiB
+    multipart_part_bytes: int = 64 * MiB
 
     @classmethod
     def from_env(cls, env=None) -> "Settings":
@@ -73,4 +83,21 @@ class Settings:
             job_lease_s=_int(env, "REGISTRY_JOB_LEASE_S", cls.job_lease_s),
             upload_session_ttl_s=_int(env, "REGISTRY_UPLOAD_TTL_S", cls.upload_session_ttl_s),
             report_max_age_s=_int(env, "REGISTRY_REPORT_MAX_AGE_S", cls.report_max_age_s),
+            **_storage_settings(env),
         )
+
+
+def _storage_settings(env) -> dict:
+    storage = _choice(env, "REGISTRY_STORAGE", ("local", "s3"), Settings.storage)
+    bucket = env.get("REGISTRY_S3_BUCKET") or None
+    if storage == "s3" and not bucket:
+        raise ConfigError("REGISTRY_STORAGE=s3 needs REGISTRY_S3_BUCKET")
+    part = _int(env, "REGISTRY_S3_PART_BYTES", Settings.multipart_part_bytes)
+    if not 5 * MiB <= part <= 5 * GiB:
+        raise ConfigError(f"REGISTRY_S3_PART_BYTES must be between 5 MiB and 5 GiB, got {part}")
+    return {"storage": storage, "s3_bucket": bucket, "s3_prefix": env.get("REGISTRY_S3_PREFIX", ""),
+            "s3_endpoint_url": env.get("REGISTRY_S3_ENDPOINT_URL") or None,
+            "presign_expiry_s": _int(env, "REGISTRY_PRESIGN_EXPIRY_S", Settings.presign_expiry_s),
+            "multipart_threshold_bytes": _int(env, "REGISTRY_S3_MULTIPART_THRESHOLD_BYTES",
+                                              Settings.multipart_threshold_bytes),
+            "multipart_part_bytes": part}

@@ -15,6 +15,13 @@ class OffsetMismatch(Exception):
 
 
 class BlobStore(ABC):
+    #: whether clients may move bytes straight to and from the store (presigned URLs, multipart uploads)
+    supports_presigning = False
+
+    def presigned_read_url(self, digest: str, expires_s: int) -> str | None:
+        """A short-lived URL that serves the blob without the registry, or None: the registry serves it."""
+        return None
+
     @abstractmethod
     def exists(self, digest: str) -> bool: ...
 

@@ -7,14 +7,18 @@ import pytest
 
 from reproreg.storage import LocalBlobStore, OffsetMismatch
 from reproreg.storage.local import blob_path
+from reproreg.storage.s3 import S3BlobStore
 
 
 def digest_of(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-@pytest.fixture(params=["local"])
+@pytest.fixture(params=["local", "s3"])
 def store(request, tmp_path):
+    if request.param == "s3":
+        server = request.getfixturevalue("moto_server")
+        return S3BlobStore(server.new_bucket(), "some/prefix", client=server.client())
     return LocalBlobStore(tmp_path / "blobs")
 
 
@@ -24,6 +28,9 @@ def damage(store, digest: str, data: bytes) -> None:
         path = blob_path(store.root, digest)
         path.chmod(0o644)
         path.write_bytes(data)
+        return
+    if isinstance(store, S3BlobStore):
+        store.client.put_object(Bucket=store.bucket, Key=store._blob_key(digest), Body=data)
         return
     raise NotImplementedError(f"no way to damage a {type(store).__name__} blob in the tests")
 
@@ -146,6 +153,8 @@ def test_a_quarantined_blob_is_kept_aside_and_no_longer_served(store):
     assert location and digest.split(":")[1] in location
     if isinstance(store, LocalBlobStore):
         assert Path(location).read_bytes() == b"rotten" + data[6:]  # kept for inspection
+    else:
+        assert b"".join(store.read_quarantined(location)) == b"rotten" + data[6:]
     with pytest.raises(FileNotFoundError):
         store.quarantine(digest)
 
