@@ -16,10 +16,12 @@ from reproreg.models.uploads import UploadSession
 from reproreg.models.users import ApiToken, Namespace, User
 from reproreg.models.venues import Venue, VenueMember
 from reproreg.models.verifications import KeyChallenge, SigningKey, Verification
+from reproreg.models.version_states import VersionState
 from reproreg.models.workers import ReferenceWorker
 
 __all__ = [
     "ApiToken", "Artifact", "AuditEvent", "Base", "Blob", "ChecklistAnswer", "Claim", "EvaluationSpec",
     "KeyChallenge", "Namespace", "ReferenceWorker", "SigningKey", "UploadSession", "User", "Venue", "VenueMember",
     "Verification", "VerificationJob", "Version", "VersionFile",
+    "VersionState",
 ]
