@@ -18,8 +18,17 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table('multipart_uploads',
+    sa.Column('upload_id', sa.String(length=32), nullable=False),
+    sa.Column('storage_id', sa.String(length=1024), nullable=False),
+    sa.Column('part_size', sa.BigInteger(), nullable=False),
+    sa.Column('parts', sa.JSON(), nullable=False),
+    sa.Column('created_at', reproreg.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['upload_id'], ['upload_sessions.id'],
+                            name=op.f('fk_multipart_uploads_upload_id_upload_sessions'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('upload_id', name=op.f('pk_multipart_uploads'))
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table('multipart_uploads')
