@@ -12,6 +12,7 @@ from reproreg.models.artifacts import (
 from reproreg.models.audit import AuditEvent
 from reproreg.models.base import Base
 from reproreg.models.jobs import VerificationJob
+from reproreg.models.storage import MultipartUpload
 from reproreg.models.uploads import UploadSession
 from reproreg.models.users import ApiToken, Namespace, User
 from reproreg.models.venues import Venue, VenueMember
@@ -21,7 +22,8 @@ from reproreg.models.workers import ReferenceWorker
 
 __all__ = [
     "ApiToken", "Artifact", "AuditEvent", "Base", "Blob", "ChecklistAnswer", "Claim", "EvaluationSpec",
-    "KeyChallenge", "Namespace", "ReferenceWorker", "SigningKey", "UploadSession", "User", "Venue", "VenueMember",
+    "KeyChallenge", "MultipartUpload",
+    "Namespace", "ReferenceWorker", "SigningKey", "UploadSession", "User", "Venue", "VenueMember",
     "Verification", "VerificationJob", "Version", "VersionFile",
     "VersionState",
 ]
