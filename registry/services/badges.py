@@ -26,56 +26,48 @@ A version may be a draft: its checklist partly answered (``checklist_answered`` 
 evaluation. Such a version is published and shown like any other; it simply earns fewer badges.
 """
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from reproreg.context import RegistryContext
-from reproreg.models import Version
-from reproreg.services.verifications import verifications_of
-from reproreg_schemas.checklist import checklist_summary
-from reproreg_schemas.vocabulary import (
-    COMPLETED_OUTCOMES,
-    PUBLIC_VISIBILITIES,
-    TRUSTED_ROLES,
-    ChecklistState,
-    Outcome,
-    ReproducedState,
-    VerifierRole,
-    values,
-)
+from reproreg.models import Version, VersionState
+from reproreg.services import badge_states as derived
+from reproreg_schemas.vocabulary import ChecklistState, ReproducedState
 
 
-def badge_states(ctx: RegistryContext, session, version: Version) -> dict:
-    recorded = verifications_of(session, version)
-    trusted = [v for v in recorded if v.role in TRUSTED_ROLES]
-    completed = [v for v in trusted if v.outcome in COMPLETED_OUTCOMES]
-    latest = completed[-1] if completed else None
-    if latest is None or not version.claims:  # with no claims there is nothing to reproduce
-        reproduced = ReproducedState.NOT_VERIFIED
-    else:
-        reproduced = ReproducedState.REPRODUCED if latest.outcome == Outcome.REPRODUCED else ReproducedState.FAILED
-    available = version.artifact.visibility in PUBLIC_VISIBILITIES and all(
-        ctx.blobs.size(f.blob_digest) == f.size for f in version.files)
-    summary = checklist_summary((answer.item for answer in version.checklist_answers),
-                                version.checklist_warnings or [])
-    checklist = summary["state"]
+def badge_states(ctx: RegistryContext | None, session: Session, version: Version) -> dict:
+    """The version's badge states as stored (see ``reproreg.services.badge_states``); computed on the spot, without
+    being stored, for a version whose states were never filled in (``registry states refresh`` fills them)."""
+    row = session.get(VersionState, version.id)
+    states = _columns(row) if row is not None else {**derived.compute(session, version), "revision": 0}
+    return states_document(version.artifact.full_name, version.version, version.digest, states)
+
+
+def states_document(name: str, version: str, digest: str, states) -> dict:
+    """The badge states document of one version, from its stored states (a row, or a mapping of its columns)."""
+    get = states.get if isinstance(states, dict) else (lambda key: getattr(states, key))
     return {
-        "name": version.artifact.full_name, "version": version.version, "digest": version.digest,
-        "yanked": version.yanked_at is not None,
-        "available": available,
-        "functional": bool(completed),
-        "reproduced": reproduced == ReproducedState.REPRODUCED,
-        "reproduced_state": reproduced,
-        "checklist": checklist == ChecklistState.COMPLETE,
-        "checklist_state": checklist,
-        "checklist_answered": summary["answered"],
-        "checklist_items": summary["items"],
-        "claims": len(version.claims),
-        "verifications": {"trusted": len(trusted), "held": sum(v.outcome == Outcome.REPRODUCED for v in completed),
-                          "failed": sum(v.outcome == Outcome.CLAIM_FAILED for v in completed),
-                          "latest_trusted_id": latest.id if latest else None},
-        "community": community_counts([v for v in recorded if v.role == VerifierRole.COMMUNITY]),
+        "name": name, "version": version, "digest": digest,
+        "yanked": get("yanked"),
+        "available": get("available"),
+        "functional": get("functional"),
+        "reproduced": get("reproduced"),
+        "reproduced_state": ReproducedState(get("reproduced_state")),
+        "checklist": get("checklist"),
+        "checklist_state": ChecklistState(get("checklist_state")),
+        "checklist_answered": get("checklist_answered"),
+        "checklist_items": get("checklist_items"),
+        "claims": get("claims"),
+        "verifications": {"trusted": get("trusted"), "held": get("held"), "failed": get("failed"),
+                          "latest_trusted_id": get("latest_trusted_id")},
+        "community": dict(get("community") or {}),
     }
 
 
-def community_counts(reports: list) -> dict:
-    """How many community reports there are and what they found; shown, never a badge."""
-    return {"reports": len(reports),
-            **{outcome: sum(r.outcome == outcome for r in reports) for outcome in values(Outcome)}}
+def _columns(row: VersionState) -> dict:
+    return {column: getattr(row, column) for column in (*derived.STATE_COLUMNS, "revision")}
+
+
+def etag_of(session: Session, version_id: int) -> int | None:
+    """The revision of a version's stored states (the badges' ETag), in one indexed lookup."""
+    return session.scalar(select(VersionState.revision).where(VersionState.version_id == version_id))

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from reproreg.context import RegistryContext
 from reproreg.models import AuditEvent, Blob, User
-from reproreg.services import audit
+from reproreg.services import audit, badge_states
 from reproreg.storage import BlobStore
 from reproreg_schemas.digests import PipelinedHasher, format_digest
 
@@ -49,6 +49,7 @@ def quarantined_digests(session: Session, digests: Iterable[str]) -> set[str]:
 
 def record_repair(session: Session, actor: User | None, digest: str, reason: str) -> None:
     audit.record(session, actor, REPAIR, digest, reason=reason)
+    badge_states.refresh_digest(session, digest)
 
 
 @dataclass
@@ -103,6 +104,7 @@ def _damaged(ctx: RegistryContext, session: Session, digest: str, size: int, act
     if quarantine:
         entry["quarantined_at"] = ctx.blobs.quarantine(digest)
         audit.record(session, None, QUARANTINE, digest, actual=actual, size=size, location=entry["quarantined_at"])
+        badge_states.refresh_digest(session, digest)
     return entry
 
 

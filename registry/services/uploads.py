@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Iterable
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from reproreg.context import RegistryContext
@@ -45,23 +45,16 @@ def held_digests(session: Session, user: User | None, digests: Iterable[str]) ->
 
 
 def _held_among(session: Session, user: User | None, wanted: set[str]) -> set[str]:
+    """One query: each stored blob among ``wanted`` that a version the user may read uses (EXISTS, so that a
+    blob shared by many versions is one row, not one per version), or that the user uploaded."""
     if not wanted:
         return set()
-    readable = (
-        select(VersionFile.blob_digest)
-        .join(Version, VersionFile.version_id == Version.id)
-        .join(Artifact, Version.artifact_id == Artifact.id)
-        .where(VersionFile.blob_digest.in_(wanted), readable_artifact_filter(user))
-    )
-    held = set(session.scalars(readable))
+    held = (exists().where(VersionFile.blob_digest == Blob.digest, Version.id == VersionFile.version_id,
+                           Artifact.id == Version.artifact_id, readable_artifact_filter(user)))
     if user is not None:
-        uploaded = select(UploadSession.digest).where(
-            UploadSession.user_id == user.id,
-            UploadSession.completed_at.is_not(None),
-            UploadSession.digest.in_(wanted - held),
-        )
-        held |= set(session.scalars(uploaded))
-    present = set(session.scalars(select(Blob.digest).where(Blob.digest.in_(held)))) if held else set()
+        held = held | exists().where(UploadSession.digest == Blob.digest, UploadSession.user_id == user.id,
+                                     UploadSession.completed_at.is_not(None))
+    present = set(session.scalars(select(Blob.digest).where(Blob.digest.in_(wanted), held)))
     return present - quarantined_digests(session, present)
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from reproreg.errors import RegistryError
 from reproreg.models import KeyChallenge, SigningKey, User, Verification, Version
 from reproreg.models.base import utcnow
-from reproreg.services import audit
+from reproreg.services import audit, badge_states
 from reproreg.services.access import owns_namespace, readable_artifact
 from reproreg.services.committees import role_in
 from reproreg.services.jobs import attach_verification
@@ -148,6 +148,7 @@ def submit(session: Session, user: User | None, full_name: str, reference: str, 
         attach_verification(session, user, report["job"], body.get("lease"), verification)
     audit.record(session, user, "verification.submit", f"{full_name}@{version.version}",
                  verification_id=verification.id, outcome=verification.outcome, role=verification.role)
+    badge_states.refresh(session, version)
     session.flush()
     return verification
 
