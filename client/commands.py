@@ -6,12 +6,13 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
+from regctl import hub
 from regctl.api import ApiClient
 from regctl.cache import BlobCache
 from regctl.errors import AuthError, Conflict, ConnectionFailed, IntegrityError, NotFound, UsageError
 from regctl.hashing import file_fingerprint, sha256_file
 from regctl.progress import progress_bar
-from regctl.project import load_project
+from regctl.project import LocalFile, load_project
 from regctl.transfer import (
     SMALL_BLOB_BYTES,
     batches,
@@ -63,7 +64,10 @@ STREAM_MIN_BYTES = 64 << 20
 TRANSFER_THREADS = 4
 
 
-def push(api: ApiClient, folder: Path, show_progress: bool) -> dict:
+def push(api: ApiClient, folder: Path, show_progress: bool, mirror: bool = False) -> dict:
+    """Publish the folder's version. Files on the Hugging Face Hub are checked against what the Hub publishes for
+    them (size and SHA-256, no bytes) and only referenced, unless ``mirror``: then their bytes are downloaded
+    through huggingface_hub (into its cache), checked, and uploaded like any other file."""
     project = load_project(folder)
     _check_file_count(project)
     _check_namespace(api, project.name)
@@ -74,12 +78,22 @@ def push(api: ApiClient, folder: Path, show_progress: bool) -> dict:
     digests = _hash_files(hashed_first, show_progress)
     if existing:
         _refuse_other_content(project, existing, manifest_digest(project.manifest(digests)))
+    if project.hub_files and not mirror:
+        hub.check_against_hub(project.hub_files)
 
-    missing = set(api.missing_blobs(sorted(set(digests.values())))) if digests else set()
+    wanted = set(digests.values()) | ({f.sha256 for f in project.hub_files} if mirror else set())
+    missing = set(api.missing_blobs(sorted(wanted))) if wanted else set()
     to_send = {}
     for local in hashed_first:
         if digests[local.path] in missing:
             to_send.setdefault(digests[local.path], local)
+    mirrored = 0
+    for hub_file in project.hub_files if mirror else []:
+        if hub_file.sha256 in missing and hub_file.sha256 not in to_send:
+            copy = hub.checked_local_copy({"path": hub_file.path, "source": hub_file.source,
+                                           "size": hub_file.size, "sha256": hub_file.sha256})
+            to_send[hub_file.sha256] = LocalFile(hub_file.path, copy, hub_file.size, hub_file.media_type)
+            mirrored += 1
     total_upload = sum(f.size for f in to_send.values()) + sum(f.size for f in streamed)
     with progress_bar(f"uploading {len(to_send) + len(streamed)} blobs", total_upload, show_progress) as advance:
         advance = _thread_safe(advance)
@@ -98,7 +112,10 @@ def push(api: ApiClient, folder: Path, show_progress: bool) -> dict:
     return {
         "name": project.name, "version": project.version, "digest": digest, "url": published["url"],
         "created": published.get("created", False), "visibility": published["visibility"],
-        "files": len(project.files), "bytes_total": sum(f.size for f in project.files),
+        "files": len(project.files) + len(project.hub_files),
+        "bytes_total": sum(f.size for f in project.files) + sum(f.size for f in project.hub_files),
+        "hub_files": len(project.hub_files), "hub_bytes": sum(f.size for f in project.hub_files),
+        "mirrored": mirrored,
         "blobs_uploaded": len(to_send) + len(streamed), "bytes_uploaded": sent,
         "warnings": checklist["warnings"], "file_warnings": project.file_warnings,
         **_contents(project, checklist),
@@ -143,8 +160,10 @@ def check(api: ApiClient | None, folder: Path, show_progress: bool, no_registry_
         "name": project.name, "version": project.version, "digest": digest, "folder": str(project.folder),
         "visibility": project.release["visibility"],
         "files": [{"path": f.path, "size": f.size, "sha256": digests[f.path], "media_type": f.media_type,
-                   "upload": digests[f.path] in missing} for f in project.files],
-        "bytes_total": sum(f.size for f in project.files),
+                   "upload": digests[f.path] in missing} for f in project.files]
+        + [{"path": f.path, "size": f.size, "sha256": f.sha256, "media_type": f.media_type, "upload": False,
+            "source": f.source} for f in project.hub_files],
+        "bytes_total": sum(f.size for f in project.files) + sum(f.size for f in project.hub_files),
         "upload": {"blobs": len(missing), "bytes": sum(sizes[d] for d in missing)},
         "registry": registry,
         "warnings": checklist["warnings"], "file_warnings": project.file_warnings,
@@ -177,11 +196,12 @@ def _refuse_other_content(project, existing: str, digest: str) -> None:
 
 
 def _check_file_count(project) -> None:
-    if len(project.files) > MAX_FILES_PER_VERSION:
-        raise UsageError(f"{project.folder} lists {len(project.files)} files; a version may have at most "
+    count = len(project.files) + len(project.hub_files)
+    if count > MAX_FILES_PER_VERSION:
+        raise UsageError(f"{project.folder} lists {count} files; a version may have at most "
                          f"{MAX_FILES_PER_VERSION}: split the artifact, or pack small files into an archive; "
                          "nothing was uploaded", code="TOO_MANY_FILES",
-                         details={"files": len(project.files), "limit": MAX_FILES_PER_VERSION})
+                         details={"files": count, "limit": MAX_FILES_PER_VERSION})
 
 
 def _upload_concurrently(api: ApiClient, to_send: dict, advance) -> int:
@@ -296,7 +316,8 @@ def download(api: ApiClient, cache: BlobCache, document: dict, output: Path, sho
     return {
         "name": document["name"], "version": document["version"], "digest": document["digest"],
         "yanked": document["yanked"], "yank_reason": document["yank_reason"], "output": str(output),
-        "files": [{"path": e["path"], "size": e["size"], "sha256": e["sha256"]} for e in files],
+        "files": [{"path": e["path"], "size": e["size"], "sha256": e["sha256"],
+                   **({"source": e["source"]} if e.get("source") else {})} for e in files],
         "bytes_downloaded": downloaded, "unchanged": len(targets) - len(pending),
         "overwritten": [entry["path"] for entry, _ in changed],
     }
@@ -345,7 +366,30 @@ def _local_changes(document: dict, output: Path, changed: list) -> UsageError:
 def _fetch_and_place(api: ApiClient, cache: BlobCache, name: str, group: list, advance) -> int:
     """Fetch one blob (from the cache or the registry) and write it to every path that holds it.
 
-    A cache entry is hashed as it is copied out; one that does not match is dropped and downloaded again."""
+    A cache entry is hashed as it is copied out; one that does not match is dropped and downloaded again. A file
+    with a Hub source comes from the registry when it holds the bytes (mirrored), else from the Hub."""
+    entry = group[0][0]
+    if entry.get("source"):
+        try:
+            return _fetch_and_place_blob(api, cache, name, group, advance)
+        except NotFound:
+            return _fetch_and_place_from_hub(group, advance)
+    return _fetch_and_place_blob(api, cache, name, group, advance)
+
+
+def _fetch_and_place_from_hub(group: list, advance) -> int:
+    """The file through huggingface_hub (its cache, or the Hub), its size checked, then copied to every path that
+    holds it, hashed as it is copied: a copy that does not match the manifest is never put in place."""
+    entry = group[0][0]
+    cached, downloaded = hub.fetch(entry)
+    advance(entry["size"])
+    for _, target in group:
+        if not place_file(cached, target, entry["sha256"]):
+            raise hub.mismatch(entry, cached)
+    return downloaded
+
+
+def _fetch_and_place_blob(api: ApiClient, cache: BlobCache, name: str, group: list, advance) -> int:
     entry = group[0][0]
     digest, size = entry["sha256"], entry["size"]
     cached, downloaded = fetch_blob(api, cache, name, entry["path"], digest, size, advance)

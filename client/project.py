@@ -18,6 +18,7 @@ import yaml
 from marshmallow import ValidationError
 
 from regctl.errors import InvalidProjectError
+from regctl.hub import HubFile
 from reproreg_schemas.bounded_yaml import load_bounded_yaml, to_json_data
 from reproreg_schemas.checklist import checklist_summary, mechanical_warnings
 from reproreg_schemas.errors import flatten_messages
@@ -72,6 +73,8 @@ class Project:
     files: list[LocalFile] = field(default_factory=list)
     #: what is selected but may not be meant to be published: ``{"path", "message"}``
     file_warnings: list[dict] = field(default_factory=list)
+    #: files that live on the Hugging Face Hub (``files`` entries with a ``source``): listed, not read from disk
+    hub_files: list[HubFile] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -93,9 +96,13 @@ class Project:
     def evaluation(self) -> dict | None:
         return self.author.get("evaluation")
 
+    def paths(self) -> list[str]:
+        """Every file's path in the version: those in the folder and those on the Hub."""
+        return sorted([f.path for f in self.files] + [f.path for f in self.hub_files])
+
     def checklist(self) -> dict:
         """How far the checklist is answered, with the answers the files contradict (see checklist_summary)."""
-        warnings = mechanical_warnings(self.author.get("checklist") or {}, [f.path for f in self.files],
+        warnings = mechanical_warnings(self.author.get("checklist") or {}, self.paths(),
                                        (self.evaluation or {}).get("command"))
         return checklist_summary(self.author.get("checklist") or {}, warnings)
 
@@ -104,6 +111,8 @@ class Project:
         metadata = {key: value for key, value in self.author.items() if key not in ("files", "release")}
         entries = [{"path": f.path, "size": f.size, "sha256": digests[f.path], "media_type": f.media_type}
                    for f in self.files]
+        entries += [{"path": f.path, "size": f.size, "sha256": f.sha256, "media_type": f.media_type,
+                     "source": f.source} for f in self.hub_files]
         raw = AuthorFileSchema().dump(metadata)
         raw.pop("files", None)
         raw.pop("release", None)
@@ -130,7 +139,10 @@ def load_project(folder: Path) -> Project:
     files = _resolve_files(folder, patterns, problems)  # path problems are listed with the schema's
     if author is None:
         raise _invalid(folder, problems)
-    project = Project(folder=folder, author=author, files=files, file_warnings=_secret_warnings(files))
+    hub_files = [HubFile(path=entry["path"], source=entry["source"], size=entry["size"], sha256=entry["sha256"],
+                         media_type=_media_type(entry["path"])) for entry in author["files"] if isinstance(entry, dict)]
+    project = Project(folder=folder, author=author, files=files, file_warnings=_secret_warnings(files),
+                      hub_files=hub_files)
     config = (author.get("training") or {}).get("config")
     if config and config in {f.path for f in project.files}:
         _read_side_file(folder, config, "training.config", problems, as_json=True)

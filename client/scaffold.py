@@ -324,3 +324,119 @@ def render(scan: FolderScan, name: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+# --- regctl init --from-hf ---------------------------------------------------------------------------------------
+
+
+def write_hub_scaffold(folder: Path, repository: str, name: str | None = None, force: bool = False,
+                       whoami=None) -> dict:
+    """Write ``folder/regctl.yaml`` for a model on the Hugging Face Hub: its files pinned at the commit the revision
+    resolves to (``hf://ORG/NAME@<commit>/<path>`` with the size and SHA-256 the Hub publishes), the model card's
+    license, datasets, base model and paper links, its ``model-index`` results as claims (tolerance to set), every
+    checklist item unanswered, and an evaluation section to fill in. Files already in the folder are listed too."""
+    from regctl import hub
+
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{folder} is not a folder", code="NOT_A_FOLDER")
+    target = folder / PROJECT_FILE
+    if (target.exists() or target.is_symlink()) and not force:
+        raise UsageError(f"{target} already exists; edit it, or pass --force to replace it", code="PROJECT_EXISTS")
+    described = hub.describe_repo(repository)
+    if name is None:
+        name = f"{default_namespace(whoami)}/{slug(described.repo.split('/')[1], 100) or 'artifact'}"
+    hub.validate_artifact_name(name)
+    folder.mkdir(parents=True, exist_ok=True)
+    scan = scan_folder(folder)
+    hub_paths = {f["path"] for f in described.files}
+    local = [path for path in scan.files if path not in hub_paths]
+    text = render_hub(described, name, local)
+    temp = target.with_name(f".{PROJECT_FILE}.{os.getpid()}.tmp")
+    temp.write_text(text, encoding="utf-8")
+    os.replace(temp, target)
+    card = described.card
+    return {"path": str(target), "name": name, "version": DEFAULT_VERSION, "repository": described.repo,
+            "revision": described.revision, "commit": described.commit,
+            "files": [{key: f[key] for key in ("path", "size", "sha256", "source")} for f in described.files],
+            "local_files": local, "license": card.get("license"), "datasets": card.get("datasets", []),
+            "base_model": card.get("base_model", []), "papers": card.get("papers", []),
+            "claims": card.get("claims", []), "checklist_items": len(ITEMS)}
+
+
+def _flow(mapping: dict) -> str:
+    return "{" + ", ".join(f"{key}: {_quote(value) if isinstance(value, str) else json.dumps(value)}"
+                           for key, value in mapping.items()) + "}"
+
+
+def render_hub(described, name: str, local: list[str]) -> str:
+    card = described.card
+    title = _one_line(card.get("model_name") or described.repo, 300) or name.split("/")[1]
+    lines = [
+        f"# regctl.yaml for {name}: {described.repo} on the Hugging Face Hub, pinned at commit {described.commit}",
+        f"# ({described.revision}). Written by 'regctl init --from-hf'; edit it, then run 'regctl check'. The Hub",
+        "# files are referenced, not copied: 'regctl push' checks them against the Hub and sends no bytes of them",
+        "# ('regctl push --mirror' copies them into the registry, which the 'available' badge needs).",
+        _commented(f"name: {_quote(name)}", "namespace/name on the registry"),
+        _commented(f"version: {DEFAULT_VERSION}", "semantic version; a published version never changes"),
+        f"title: {_quote(title)}",
+    ]
+    if card.get("license"):
+        lines.append(_commented(f"license: {_quote(str(card['license']))}", "from the model card"))
+    else:
+        lines.append(_commented("license: unknown", "an SPDX identifier, e.g. apache-2.0, mit, cc-by-4.0"))
+    papers = card.get("papers") or []
+    if papers:
+        lines.append(f"# paper: {{title: \"...\", url: {_quote(papers[0])}, venue: neurips-2026}}"
+                     + (f"   # the model card also links {', '.join(papers[1:4])}" if len(papers) > 1 else ""))
+    else:
+        lines.append("# paper: {title: \"...\", url: \"https://arxiv.org/abs/...\", venue: neurips-2026}")
+    for label, values in (("datasets", card.get("datasets")), ("base model", card.get("base_model"))):
+        if values:
+            lines.append(f"# {label} (from the model card): {', '.join(values)}")
+    lines += ["", "# The files of the version: each Hub file with its pinned source and the size and SHA-256 the Hub",
+              "# publishes (its LFS oid, or the hash of the file for small files); globs for files in this folder.",
+              "files:"]
+    for f in described.files:
+        entry = {"path": f["path"], "source": f["source"], "size": f["size"], "sha256": f["sha256"]}
+        lines.append(f"  - {_flow(entry)}")
+    for path in local:
+        lines.append(f"  - {_quote(glob.escape(path))}")
+    lines += [
+        "",
+        "training:",
+        _commented("  # config: configs/train.yaml", "the training configuration, one of the files"),
+        "  # code: {repo: \"https://github.com/...\", commit: 3f2c1ab}",
+        _commented("  # compute: {hardware: \"8x A100 80GB\", hours: 190}", "any accelerator: \"TPU v4-32\", \"CPU\""),
+        "",
+        "# The ML Reproducibility Checklist (Pineau, v2.0). Answer each item: answer (yes, no or n/a), justification",
+        "# (a sentence or two) and, optionally, evidence (a file of this version or a claimed metric). Items left",
+        "# empty are unanswered: the version is published as a draft and shows how many items are answered.",
+        "checklist:",
+    ]
+    for item, question in ITEMS.items():
+        lines += [f"  # {item}. {question}", f"  {item}:", "    answer:", "    justification:", "    evidence:"]
+    claims = card.get("claims") or []
+    lines += ["", "# What the version claims. The model card's model-index results are listed below: set the tolerance",
+              "# of each (abs, rel, min or max; written as exact until you do)."]
+    if claims:
+        lines.append("claims:")
+        for claim in claims:
+            entry = {"metric": claim["metric"], "value": claim["value"], "dataset": claim["dataset"]}
+            lines.append(_commented(f"  - {_flow(entry)[:-1]}, tolerance: {{abs: 0.0}}}}", "set the tolerance"))
+    else:
+        lines += ["# claims:", "#   - {metric: accuracy, value: 0.953, dataset: cifar10/test, tolerance: {abs: 0.003}}"]
+    lines += [
+        "",
+        "# The command that computes the metrics from the files. Without it the claims are published as not",
+        "# verifiable yet.",
+        "# evaluation:",
+        "#   command: python {files}/eval.py --out {metrics}",
+        "#   # {files}: the folder of downloaded files; {metrics}: the JSON file of metric -> value it writes",
+        _commented("#   accelerator: cpu", "cpu or gpu"),
+        "#   timeout_s: 3600",
+        "",
+        _commented("release: {visibility: public}", "or private: only you can see it"),
+        "",
+    ]
+    return "\n".join(lines)

@@ -6,6 +6,7 @@ they agree byte for byte.
 """
 
 import hashlib
+import re
 
 import rfc8785
 from marshmallow import ValidationError, fields, post_dump, validate, validates_schema
@@ -27,6 +28,34 @@ from reproreg_schemas.names import (
 from reproreg_schemas.vocabulary import Visibility, values
 
 MANIFEST_VERSION = 1
+
+#: where a file lives on the Hugging Face Hub: ``hf://ORG/NAME@<40-hex commit>/<path>``
+HUB_SCHEME = "hf://"
+HUB_SOURCE_RE = re.compile(r"^hf://(?P<repo>[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95})"
+                           r"@(?P<revision>[^/@]+)/(?P<path>.+)$")
+COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
+MAX_SOURCE_LENGTH = 1200
+
+
+def parse_hub_source(value: str) -> tuple[str, str, str]:
+    """(repository, commit, path) of a pinned Hub source; raises ValidationError with the reason otherwise."""
+    if not isinstance(value, str) or len(value) > MAX_SOURCE_LENGTH:
+        raise ValidationError(f"a source is text of at most {MAX_SOURCE_LENGTH} characters")
+    match = HUB_SOURCE_RE.fullmatch(value)
+    if not match:
+        raise ValidationError(f"{value!r} is not a Hub source: write hf://ORG/NAME@<40-hex commit>/<path>")
+    repo, revision, path = match.group("repo", "revision", "path")
+    if not COMMIT_RE.fullmatch(revision):
+        raise ValidationError(f"{value!r} names {revision!r}, which is not a commit: a branch or tag can move and a "
+                              "short hash can become ambiguous; pin the full 40-hex commit ('regctl init --from-hf "
+                              "ORG/NAME@REVISION' resolves it)")
+    validate_one_line(path)
+    normalise_relative_path(path)
+    return repo, revision, path
+
+
+def validate_hub_source(value) -> None:
+    parse_hub_source(value)
 
 
 class RelativePath(fields.String):
@@ -136,10 +165,36 @@ class _VersionMetadataSchema(Schema):
             raise ValidationError({"claims": errors})
 
 
+class HubFileSchema(Schema):
+    """A file of the version that lives on the Hugging Face Hub: its path in the version, its pinned source, and
+    the size and SHA-256 the Hub publishes for it (``regctl init --from-hf`` writes these)."""
+
+    path = RelativePath(required=True)
+    source = fields.String(required=True, validate=validate_hub_source)
+    size = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    sha256 = fields.String(required=True, validate=validate_digest)
+
+
+class FileSpecField(fields.Field):
+    """An entry of the author file's ``files``: a glob (text), or a Hub file (a mapping, see HubFileSchema)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, dict):
+            return HubFileSchema().load(value)
+        if not isinstance(value, str):
+            raise ValidationError("a file entry is a glob (text) or a Hub file {path, source, size, sha256}")
+        validate.Length(min=1, max=1024)(value)
+        validate_one_line(value)
+        return value
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return HubFileSchema().dump(value) if isinstance(value, dict) else value
+
+
 class AuthorFileSchema(_VersionMetadataSchema):
     """``regctl.yaml`` after its checklist file, if named, has been read in."""
 
-    files = fields.List(fields.String(validate=[validate.Length(min=1, max=1024), validate_one_line]), required=True,
+    files = fields.List(FileSpecField(), required=True,
                         validate=validate.Length(min=1, error="list at least one file or glob"))
     release = fields.Nested(ReleaseSchema, load_default=lambda: {"visibility": Visibility.PUBLIC.value})
 
@@ -150,6 +205,9 @@ class FileEntrySchema(Schema):
     sha256 = fields.String(required=True, validate=validate_digest)
     media_type = fields.String(load_default="application/octet-stream",
                                validate=[validate.Length(min=1, max=200), validate_one_line])
+    #: where the bytes live when not (only) in the registry: ``hf://ORG/NAME@<commit>/<path>``; absent unless
+    #: given, so that manifests written before it existed keep their canonical form
+    source = fields.String(validate=validate_hub_source)
 
 
 class ManifestSchema(_VersionMetadataSchema):

@@ -24,14 +24,24 @@ folder_argument = click.argument("folder", default=".", metavar="[FOLDER]",
               help="The artifact's name (default: your namespace, asked of the registry when a token is set, else "
                    "your login name, and the folder's name).")
 @click.option("--force", is_flag=True, help="Replace an existing regctl.yaml.")
+@click.option("--from-hf", "from_hf", default=None, metavar="ORG/NAME[@REVISION]",
+              help="Describe a model on the Hugging Face Hub instead: its files pinned at the commit REVISION "
+                   "(default main) resolves to, with the sizes and SHA-256 the Hub publishes, and its model card's "
+                   "license, datasets, base model, paper links and model-index results (as claims).")
 @json_option
 @handles_errors
-def init(folder: Path, name: str | None, force: bool, as_json: bool):
+def init(folder: Path, name: str | None, force: bool, from_hf: str | None, as_json: bool):
     """Write a commented regctl.yaml for FOLDER (default: the current folder): the files found, with weights,
     dependency files and configs recognised, every checklist item with its question, unanswered, and the claims
     and evaluation to fill in. As written it is a draft that 'regctl check' accepts.
 
+    With --from-hf ORG/NAME[@REVISION] the files are the Hub model's, referenced as hf://ORG/NAME@<commit>/<path>
+    (push sends none of their bytes unless --mirror). HF_ENDPOINT, HF_HOME and HF_TOKEN apply.
+
     Example: regctl init ./my-model && regctl check ./my-model"""
+    if from_hf:
+        _init_from_hub(folder, from_hf, name, force, as_json)
+        return
     result = scaffold.write_scaffold(folder, name=name, force=force, whoami=_whoami())
     if as_json:
         emit_json(result)
@@ -45,6 +55,22 @@ def init(folder: Path, name: str | None, force: bool, as_json: bool):
             click.echo(f"  left out ({label}): {_few(paths)}")
     click.echo(f"next: answer the {result['checklist_items']} checklist items (and add claims and an evaluation, if "
                f"the version has something to verify), then run 'regctl check {folder}'")
+
+
+def _init_from_hub(folder: Path, repository: str, name: str | None, force: bool, as_json: bool) -> None:
+    result = scaffold.write_hub_scaffold(folder, repository, name=name, force=force, whoami=_whoami())
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(f"wrote {result['path']} for {result['name']}@{result['version']}")
+    click.echo(f"  from {result['repository']}@{result['revision']} = commit {result['commit']}")
+    click.echo(f"  Hub files: {len(result['files'])}, {human_size(sum(f['size'] for f in result['files']))}"
+               + (f"; files in the folder: {len(result['local_files'])}" if result["local_files"] else ""))
+    click.echo(f"  license: {result['license'] or 'not in the model card'}")
+    click.echo(f"  claims from the model card: {len(result['claims'])}"
+               + (" (set each tolerance)" if result["claims"] else ""))
+    click.echo(f"next: answer the {result['checklist_items']} checklist items and add an evaluation command (without "
+               f"one the claims are not verifiable yet), then run 'regctl check {folder}'")
 
 
 def _whoami():
@@ -85,17 +111,23 @@ def check(folder: Path, as_json: bool):
 @click.command()
 @folder_argument
 @click.option("--dry-run", is_flag=True, help="Only show what would be published and uploaded (as 'regctl check').")
+@click.option("--mirror", is_flag=True, help="Copy the bytes of files on the Hugging Face Hub into the registry "
+                                             "(downloaded through the Hub cache, checked, uploaded); without it they "
+                                             "are only referenced.")
 @json_option
 @handles_errors
-def push(folder: Path, dry_run: bool, as_json: bool):
+def push(folder: Path, dry_run: bool, mirror: bool, as_json: bool):
     """Validate FOLDER/regctl.yaml (FOLDER defaults to the current folder, .), upload the files the registry
     lacks, and publish the version. A checklist partly answered, or no claims or evaluation, publishes a draft.
+
+    Files on the Hugging Face Hub (entries with a source) are checked against the Hub's published size and SHA-256
+    and referenced; --mirror uploads their bytes too (the 'available' badge needs every byte in the registry).
 
     Example: regctl push examples/hello"""
     if dry_run:
         _dry_run(folder, as_json)
         return
-    result = commands.push(api_client(token_required=True), folder, show_progress=not as_json)
+    result = commands.push(api_client(token_required=True), folder, show_progress=not as_json, mirror=mirror)
     if as_json:
         emit_json(result)
         return
@@ -105,6 +137,10 @@ def push(folder: Path, dry_run: bool, as_json: bool):
         note(f"warning: {warning['message']}")
     state = "published" if result["created"] else "already published (unchanged)"
     note(f"uploaded {result['blobs_uploaded']} blob(s), {human_size(result['bytes_uploaded'])}")
+    if result["hub_files"]:
+        note(f"Hub files: {result['hub_files']}, {human_size(result['hub_bytes'])}: "
+             + (f"mirrored {result['mirrored']} into the registry" if result["mirrored"] else
+                "referenced (checked against the Hub), not uploaded"))
     click.echo(f"{state} {result['name']}@{result['version']}")
     click.echo(f"digest: {result['digest']}")
     click.echo(f"url:    {result['url']}")
@@ -129,8 +165,8 @@ def _dry_run(folder: Path, as_json: bool) -> None:
         state = "push would publish a new version"
     click.echo(f"{result['name']}@{result['version']}: {'a draft; ' if result['draft'] else ''}{state}")
     click.echo(f"files: {len(result['files'])}, {human_size(result['bytes_total'])}")
-    rows = [[f["path"], human_size(f["size"]), "upload" if f["upload"] else "the registry has it"]
-            for f in result["files"]]
+    rows = [[f["path"], human_size(f["size"]), "on the Hub (referenced)" if f.get("source") else
+             "upload" if f["upload"] else "the registry has it"] for f in result["files"]]
     click.echo("\n".join("  " + line for line in table(rows, ["path", "size", "upload"]).splitlines()))
     upload = f"upload: {result['upload']['blobs']} blob(s), {human_size(result['upload']['bytes'])}"
     click.echo(upload if registry["asked"] else upload + " (every file: the registry was not asked)")

@@ -72,8 +72,12 @@ def show(reference: str, as_json: bool):
     click.echo(f"license:   {manifest['license']}")
     click.echo(f"badges:    {badges_line(record)}")
     click.echo("\nfiles:")
-    click.echo(table([[f["path"], human_size(f["size"]), f["sha256"]] for f in manifest["files"]],
-                     ["path", "size", "sha256"]))
+    if any(f.get("source") for f in manifest["files"]):
+        click.echo(table([[f["path"], human_size(f["size"]), f["sha256"], f.get("source") or "registry"]
+                          for f in manifest["files"]], ["path", "size", "sha256", "source"]))
+    else:
+        click.echo(table([[f["path"], human_size(f["size"]), f["sha256"]] for f in manifest["files"]],
+                         ["path", "size", "sha256"]))
     click.echo("")
     for line in claims_lines(record):
         click.echo(line)
@@ -109,7 +113,9 @@ def version_record(document: dict, states: dict, verifications: list[dict]) -> d
                        "tolerance": claim["tolerance"], "tolerance_text": tolerance_text(claim),
                        "hardware": claim.get("hardware"), "latest_trusted": latest})
     return {"badges": states, "checklist": {"answered": answered, "items": items},
-            "claims": claims, "community_reports": states.get("community", {}).get("reports", 0)}
+            "claims": claims, "community_reports": states.get("community", {}).get("reports", 0),
+            # claims without an evaluation command (e.g. imported from a model card) cannot be verified yet
+            "verifiable": bool(manifest.get("evaluation"))}
 
 
 def _environment(verification: dict) -> dict:
@@ -123,6 +129,9 @@ def badges_line(record: dict) -> str:
     reproduced = {ReproducedState.REPRODUCED: "reproduced: yes",
                   ReproducedState.FAILED: "reproduced: FAILED"}.get(states["reproduced_state"],
                                                                      "reproduced: not verified")
+    if not record.get("verifiable", True) and record["claims"] and states["reproduced_state"] not in (
+            ReproducedState.REPRODUCED, ReproducedState.FAILED):
+        reproduced = "reproduced: not verifiable yet (no evaluation)"
     parts = [f"available: {'yes' if states['available'] else 'no'}",
              f"functional: {'yes' if states['functional'] else 'not evaluated'}", reproduced,
              f"checklist {checklist['answered']}/{checklist['items']}"
@@ -139,7 +148,8 @@ def claims_lines(record: dict) -> list[str]:
             latest = claim["latest_trusted"]
             if latest is None:
                 rows.append([claim["metric"], claim["dataset"], exact_number(claim["claimed"]),
-                             claim["tolerance_text"], "-", "not verified", "", ""])
+                             claim["tolerance_text"], "-",
+                             "not verified" if record.get("verifiable", True) else "not verifiable yet", "", ""])
                 continue
             sources.setdefault(latest["verification_id"], latest)
             rule = with_run_values(latest["rule"], latest["measured_runs"])

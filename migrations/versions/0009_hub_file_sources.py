@@ -18,8 +18,14 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table('version_files', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('source', sa.String(length=1200), nullable=True))
+        batch_op.alter_column('blob_digest', existing_type=sa.String(length=71), nullable=True)
 
 
 def downgrade() -> None:
-    pass
+    # a file whose bytes the registry never held cannot be listed without a blob: such versions must be
+    # mirrored (regctl push --mirror) before going back
+    with op.batch_alter_table('version_files', schema=None) as batch_op:
+        batch_op.alter_column('blob_digest', existing_type=sa.String(length=71), nullable=False)
+        batch_op.drop_column('source')

@@ -73,9 +73,12 @@ class VersionFile(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"), index=True)
     path: Mapped[str] = mapped_column(String(1024))
-    blob_digest: Mapped[str] = mapped_column(ForeignKey("blobs.digest"), index=True)
+    #: the bytes in the registry's storage; None for a file that lives elsewhere (``source``) and is not mirrored
+    blob_digest: Mapped[str | None] = mapped_column(ForeignKey("blobs.digest"), index=True)
     size: Mapped[int] = mapped_column(BigInteger)
     media_type: Mapped[str] = mapped_column(String(200))
+    #: where the file lives outside the registry, pinned: ``hf://ORG/NAME@<commit>/<path>`` (None: only here)
+    source: Mapped[str | None] = mapped_column(String(1200))
 
     version: Mapped[Version] = relationship(back_populates="files")
 

@@ -52,9 +52,11 @@ def _publish_once(ctx: RegistryContext, session: Session, user: User, namespace_
         existing = session.scalar(select(Version).where(Version.artifact_id == artifact.id,
                                                         Version.version == version))
         if existing is not None:
-            return _republish(session, user, artifact, existing, digest, visibility), False
-    _check_blobs(session, user, manifest["files"])
-    training_config = _parse_training_config(ctx, manifest)
+            row = _republish(session, user, artifact, existing, digest, visibility)
+            _link_mirrored(session, user, row, manifest["files"])
+            return row, False
+    held = _check_blobs(session, user, manifest["files"])
+    training_config = _parse_training_config(ctx, manifest, held)
     if artifact is None:
         namespace = writable_namespace(session, user, namespace_name)
         artifact = Artifact(namespace_id=namespace.id, name=split_name(full_name)[1], visibility=visibility)
@@ -63,7 +65,7 @@ def _publish_once(ctx: RegistryContext, session: Session, user: User, namespace_
         audit.record(session, user, "artifact.create", full_name, visibility=visibility)
     else:
         _set_visibility(session, user, artifact, visibility)
-    row = _insert_version(session, user, artifact, manifest, digest, training_config)
+    row = _insert_version(session, user, artifact, manifest, digest, training_config, held)
     audit.record(session, user, "version.publish", f"{full_name}@{version}", digest=digest)
     session.flush()
     return row, True
@@ -104,27 +106,49 @@ def _set_visibility(session: Session, user: User, artifact: Artifact, visibility
         artifact.visibility = visibility
 
 
-def _check_blobs(session: Session, user: User, files: list[dict]) -> None:
+def _check_blobs(session: Session, user: User, files: list[dict]) -> set[str]:
+    """The digests of the version whose bytes the caller holds in the registry. Every file without a source must be
+    held; a file with one (on the Hugging Face Hub) may be held (mirrored) or not."""
     digests = {entry["sha256"] for entry in files}
     held = held_digests(session, user, digests)
-    missing = sorted(digests - held)
+    missing = sorted({entry["sha256"] for entry in files if not entry.get("source")} - held)
     if missing:
         paths = [entry["path"] for entry in files if entry["sha256"] in missing]
         raise RegistryError("BLOB_UNKNOWN", f"{len(missing)} file(s) have not been uploaded: "
                             f"{', '.join(paths[:5])}", missing=missing, paths=paths)
-    sizes = blob_sizes(session, digests)
-    wrong = [entry["path"] for entry in files if sizes[entry["sha256"]] != entry["size"]]
+    sizes = blob_sizes(session, digests & held)
+    wrong = [entry["path"] for entry in files if entry["sha256"] in held and sizes[entry["sha256"]] != entry["size"]]
     if wrong:
         raise RegistryError("BLOB_SIZE_MISMATCH", f"the manifest gives wrong sizes for {', '.join(wrong[:5])}",
                             paths=wrong)
+    return held
 
 
-def _parse_training_config(ctx: RegistryContext, manifest: dict):
-    """The training config file, parsed as YAML (a superset of JSON) into JSON-compatible data."""
+def _link_mirrored(session: Session, user: User, row: Version, files: list[dict]) -> None:
+    """Publishing the same content again after its Hub files were mirrored: the version's files now point at the
+    bytes in the registry's storage (the manifest, and so the digest, is unchanged)."""
+    unlinked = [f for f in row.files if f.blob_digest is None]
+    if not unlinked:
+        return
+    by_path = {entry["path"]: entry for entry in files}
+    held = _check_blobs(session, user, [by_path[f.path] for f in unlinked if f.path in by_path])
+    for version_file in unlinked:
+        entry = by_path.get(version_file.path)
+        if entry is not None and entry["sha256"] in held:
+            version_file.blob_digest = entry["sha256"]
+            audit.record(session, user, "version.mirror", f"{row.artifact.full_name}@{row.version}",
+                         path=version_file.path, digest=entry["sha256"])
+
+
+def _parse_training_config(ctx: RegistryContext, manifest: dict, held: set[str]):
+    """The training config file, parsed as YAML (a superset of JSON) into JSON-compatible data; None when it is a
+    Hub file whose bytes the registry does not hold."""
     path = (manifest.get("training") or {}).get("config")
     if not path:
         return None
     entry = next(entry for entry in manifest["files"] if entry["path"] == path)
+    if entry["sha256"] not in held:
+        return None
     limit = ctx.settings.max_training_config_bytes
     if entry["size"] > limit:
         raise RegistryError("INVALID_TRAINING_CONFIG", f"{path} is larger than {limit} bytes", path=path)
@@ -149,7 +173,7 @@ def _parse_training_config(ctx: RegistryContext, manifest: dict):
 
 
 def _insert_version(session: Session, user: User, artifact: Artifact, manifest: dict, digest: str,
-                    training_config) -> Version:
+                    training_config, held: set[str]) -> Version:
     paper = manifest.get("paper")
     row = Version(
         artifact_id=artifact.id, version=manifest["version"], digest=digest,
@@ -163,8 +187,10 @@ def _insert_version(session: Session, user: User, artifact: Artifact, manifest: 
     )
     session.add(row)
     session.flush()
-    session.add_all(VersionFile(version_id=row.id, path=entry["path"], blob_digest=entry["sha256"],
-                                size=entry["size"], media_type=entry["media_type"]) for entry in manifest["files"])
+    session.add_all(VersionFile(version_id=row.id, path=entry["path"],
+                                blob_digest=entry["sha256"] if entry["sha256"] in held else None,
+                                size=entry["size"], media_type=entry["media_type"], source=entry.get("source"))
+                    for entry in manifest["files"])
     session.add_all(Claim(version_id=row.id, position=index, metric=claim["metric"], value=claim["value"],
                           dataset=claim["dataset"], tolerance=claim["tolerance"], std=claim.get("std"),
                           n_runs=claim.get("n_runs"), hardware=claim.get("hardware"))

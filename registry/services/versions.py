@@ -94,6 +94,12 @@ def hardware_document(row: Version) -> dict:
             "gpu_required": gpu}
 
 
+def file_locations(row: Version) -> dict[str, dict]:
+    """Where each file of a version lives, by path: ``source`` (its pinned place on the Hugging Face Hub, or None)
+    and ``stored`` (whether the registry's own storage holds its bytes: a Hub file only once mirrored)."""
+    return {f.path: {"source": f.source, "stored": f.blob_digest is not None} for f in row.files}
+
+
 def artifact_document(session: Session, artifact: Artifact) -> dict:
     rows = versions_of(session, artifact)
     latest = latest_version(session, artifact)
@@ -111,7 +117,7 @@ def training_config_text(blobs, settings, version: Version) -> str | None:
     """The training config file exactly as published (bounded by the parse limit), for display."""
     path = (version.training or {}).get("config")
     entry = next((f for f in version.files if f.path == path), None) if path else None
-    if entry is None or entry.size > settings.max_training_config_bytes:
+    if entry is None or entry.blob_digest is None or entry.size > settings.max_training_config_bytes:
         return None
     try:
         return b"".join(blobs.read(entry.blob_digest)).decode("utf-8", errors="replace")
