@@ -107,6 +107,11 @@ SERVER_CODES: dict[str, type[RegctlError]] = {
     "CHALLENGE_INVALID": UsageError,
     "REPORT_REPLAYED": Conflict,
     "REPORT_EXPIRED": UsageError,
+    "PART_CHECKSUM_MISMATCH": IntegrityError,
+    "PRESIGNED_URL_EXPIRED": Conflict,
+    "UPLOAD_ALREADY_COMPLETE": Conflict,
+    "UPLOAD_INCOMPLETE": Conflict,
+    "MULTIPART_NOT_SUPPORTED": Conflict,
     "INTERNAL_ERROR": ServerError,
 }
 
