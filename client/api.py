@@ -14,13 +14,13 @@ import os
 import threading
 import time
 from collections.abc import Iterable
-from urllib.parse import quote
+from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 import urllib3
 
 from regctl.config import check_url
-from regctl.errors import ConnectionFailed, ServerError, UsageError, from_server
+from regctl.errors import ConnectionFailed, NotFound, ServerError, UsageError, from_server
 from reproreg_schemas.api import MAX_DIGESTS_PER_QUERY
 
 TIMEOUT = (10, 300)  # connect, read
@@ -28,6 +28,18 @@ RETRY_ENV = "REGCTL_RETRY_S"
 DEFAULT_RETRY_S = 60.0
 RETRY_STATUSES = frozenset({502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+class StoreUnavailable(ConnectionFailed):
+    """The object store refused or lost a presigned transfer (an expired URL, a 5xx): ask the registry again."""
+
+
+def _no_credentials(request):
+    """requests' auth hook for the object store: nothing of the registry's (no token, no .netrc entry) goes
+    there; a presigned URL carries its own signature."""
+    request.headers.pop("Authorization", None)
+    return request
 
 
 def retry_budget_s() -> float:
@@ -92,6 +104,17 @@ class ApiClient:
             session.headers["User-Agent"] = "regctl"
             if self.token:
                 session.headers["Authorization"] = f"Bearer {self.token}"
+        return session
+
+    @property
+    def store_http(self) -> requests.Session:
+        """The HTTP session for presigned object-store URLs: never the registry's token, never a redirect."""
+        session = getattr(self._local, "store_session", None)
+        if session is None:
+            session = self._local.store_session = requests.Session()
+            session.headers["User-Agent"] = "regctl"
+            session.auth = _no_credentials
+            session.max_redirects = 0
         return session
 
     def _request(self, method: str, path: str, idempotent: bool | None = None, **kwargs) -> requests.Response:
@@ -194,10 +217,54 @@ class ApiClient:
         return self._json("PATCH", f"/uploads/{upload_id}", data=body, idempotent=False,
                           headers={"Upload-Offset": str(offset), "Content-Type": "application/octet-stream"})
 
+    def presign_parts(self, upload_id: str, parts: list[dict]) -> dict:
+        """Announce parts (number, size, sha256 in base64) of a multipart upload; URLs for those not stored."""
+        return self._json("POST", f"/uploads/{upload_id}/parts", json={"parts": parts}, idempotent=True)
+
+    def complete_upload(self, upload_id: str, digest: str | None) -> dict:
+        return self._json("POST", f"/uploads/{upload_id}/complete", json={"digest": digest})
+
+    def put_part(self, url: str, body, checksum: str) -> None:
+        """PUT one part to its presigned URL, with no registry credentials."""
+        try:
+            response = self.store_http.put(url, data=body, timeout=TIMEOUT, allow_redirects=False,
+                                           headers={"x-amz-checksum-sha256": checksum,
+                                                    "Content-Type": "application/octet-stream"})
+        except (requests.ConnectionError, requests.Timeout) as err:
+            raise StoreUnavailable(f"lost the object store while sending a part ({_reason(err)})") from None
+        with response:
+            if response.status_code >= 300:
+                raise StoreUnavailable(f"the object store refused a part (HTTP {response.status_code}: "
+                                       f"{_store_error(response)})", code="STORE_REFUSED",
+                                       details={"status": response.status_code})
+
     def download_blob(self, name: str, digest: str, start: int = 0) -> requests.Response:
+        """The blob's bytes from ``start``: from the registry, or from the object store it redirects to (a
+        presigned URL, fetched without the registry's token)."""
         headers = {"Range": f"bytes={start}-"} if start else {}
-        return self._request("GET", f"/artifacts/{_quote_name(name)}/blobs/{digest}", headers=headers,
-                             stream=True)
+        response = self._request("GET", f"/artifacts/{_quote_name(name)}/blobs/{digest}", headers=headers,
+                                 stream=True, allow_redirects=False)
+        if response.status_code not in REDIRECT_STATUSES:
+            return response
+        location = urljoin(response.url, response.headers.get("Location", ""))
+        response.close()
+        if urlsplit(location).scheme not in ("http", "https"):
+            raise ServerError(f"the registry redirected the download of {digest} to {location!r}",
+                              code="BAD_REDIRECT")
+        try:
+            stored = self.store_http.get(location, headers=headers, stream=True, timeout=TIMEOUT,
+                                         allow_redirects=False)
+        except (requests.ConnectionError, requests.Timeout) as err:
+            raise StoreUnavailable(f"lost the object store while downloading {digest} ({_reason(err)})") from None
+        if stored.status_code in (200, 206):
+            return stored
+        stored.close()
+        if stored.status_code == 404:
+            raise NotFound(f"the object store has no copy of {digest}; tell the registry's operator",
+                           code="NOT_FOUND", details={"digest": digest})
+        # 403 is what an expired URL gets: the caller asks the registry again, for a fresh one
+        raise StoreUnavailable(f"the object store answered HTTP {stored.status_code} for {digest}",
+                               code="STORE_REFUSED", details={"status": stored.status_code})
 
     # --- keys and verifications ----------------------------------------------------------------------
     def key_challenge(self) -> dict:
@@ -296,6 +363,13 @@ def _reason(err: Exception) -> str:
         if marker in text:
             return reason
     return str(err).split(":")[-1].strip(" ')") or "unreachable"
+
+
+def _store_error(response: requests.Response) -> str:
+    """The error code in an S3 XML error body, or the status line."""
+    text = response.text[:2000] if response.content else ""
+    start, end = text.find("<Code>"), text.find("</Code>")
+    return text[start + 6:end] if 0 <= start < end else response.reason or "error"
 
 
 def _error(response: requests.Response):

@@ -1,15 +1,17 @@
 """Moving blobs: upload only what the registry lacks and resume from its offset; download into the cache
 with Range resumption, checking size and digest before anything is renamed into place."""
 
+import base64
 import fcntl
 import hashlib
 import os
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
 
-from regctl.api import ApiClient, Backoff
+from regctl.api import ApiClient, Backoff, StoreUnavailable
 from regctl.cache import BlobCache
 from regctl.errors import ConnectionFailed, IntegrityError, UploadOffsetMismatch
 from regctl.hashing import file_fingerprint, hash_prefix
@@ -24,6 +26,8 @@ BATCH_BLOBS = min(250, BATCH_MAX_BLOBS)
 BATCH_BYTES = 8 << 20
 BATCH_BUFFER_BYTES = 256 << 10
 FICLONE = 0x40049409  # _IOW(0x94, 9, int), linux/fs.h
+#: parts of one multipart upload sent to the object store at once
+PART_THREADS = 8
 
 
 class FileRegion:
@@ -57,6 +61,9 @@ class FileRegion:
 def upload_blob(api: ApiClient, path: Path, digest: str, size: int, on_bytes=None) -> int:
     """Upload one blob of known digest, resuming from the registry's offset; return the bytes sent."""
     state = api.start_upload(digest, size, file_fingerprint(path, size))
+    if state.get("multipart") and not state["complete"]:
+        parts, _ = _announce(path, size, state["multipart"]["part_size"])
+        return _send_parts(api, path, state, parts, digest, on_bytes)
     state, sent = _send(api, path, size, state, on_bytes)
     if not state["complete"]:  # all bytes were there already (e.g. an adopted streamed upload)
         api.finalize_upload(state["id"], digest)
@@ -68,6 +75,9 @@ def stream_blob(api: ApiClient, path: Path, size: int, fingerprint: str, on_byte
     too, on its side); then name the digest, which the registry checks before it commits. Returns
     (digest, bytes sent)."""
     state = api.start_upload(None, size, fingerprint)
+    if state.get("multipart") and not state["complete"]:
+        parts, digest = _announce(path, size, state["multipart"]["part_size"])
+        return digest, _send_parts(api, path, state, parts, digest, on_bytes)
     hasher = PipelinedHasher()
     state, sent = _send(api, path, size, state, on_bytes, hasher)
     local = hasher.finish()
@@ -104,6 +114,68 @@ def _send(api: ApiClient, path: Path, size: int, state: dict, on_bytes, hasher=N
         finally:
             sent += region.sent
     return state, sent
+
+
+def _announce(path: Path, size: int, part_size: int) -> tuple[list[dict], str]:
+    """Each part's number, size and SHA-256 (base64, as x-amz-checksum-sha256 carries it), and the whole file's
+    digest, in one pass over the file."""
+    whole = PipelinedHasher()
+    parts = []
+    with open(path, "rb") as handle:
+        for number, start in enumerate(range(0, size, part_size), start=1):
+            length = min(part_size, size - start)
+            part = hashlib.sha256()
+            remaining = length
+            while remaining > 0:
+                chunk = handle.read(min(CHUNK_SIZE, remaining))
+                if not chunk:
+                    raise IntegrityError(f"{path} shrank while it was being hashed; push again", code="FILE_CHANGED",
+                                         details={"path": str(path)})
+                part.update(chunk)
+                whole.update(chunk)
+                remaining -= len(chunk)
+            parts.append({"number": number, "size": length, "sha256": base64.b64encode(part.digest()).decode()})
+    return parts, format_digest(whole.hexdigest())
+
+
+def _send_parts(api: ApiClient, path: Path, state: dict, parts: list[dict], digest: str, on_bytes) -> int:
+    """Send the parts the object store lacks to their presigned URLs (no registry token goes there), several at
+    once; then ask the registry to assemble and verify them. A part the store refuses or loses (an expired URL,
+    an outage) is sent again with a fresh URL, through up to REGCTL_RETRY_S of trouble. Returns the bytes sent."""
+    part_size = state["multipart"]["part_size"]
+    by_number = {part["number"]: part for part in parts}
+    sent = [0]
+    backoff = None
+    pending = list(parts)
+    while pending:
+        offer = api.presign_parts(state["id"], pending)
+        stored = [by_number[number] for number in offer["stored"] if number in by_number]
+        if on_bytes and stored:
+            on_bytes(sum(part["size"] for part in stored))
+
+        def put(item, by_number=by_number):
+            part = by_number[item["number"]]
+            start = (part["number"] - 1) * part_size
+            region = FileRegion(path, start, start + part["size"], on_bytes)
+            try:
+                api.put_part(item["url"], region, part["sha256"])
+                return None
+            except StoreUnavailable as err:
+                if on_bytes and region.sent:
+                    on_bytes(-region.sent)  # take back what the store did not keep
+                return err
+            finally:
+                sent[0] += region.sent
+
+        with ThreadPoolExecutor(max_workers=max(1, min(PART_THREADS, len(offer["parts"])))) as pool:
+            outcomes = zip(offer["parts"], pool.map(put, offer["parts"]), strict=True)
+            failures = [(item, failure) for item, failure in outcomes if failure is not None]
+        pending = [by_number[item["number"]] for item, _ in failures]
+        if pending:
+            backoff = backoff or Backoff()
+            backoff.wait_or_raise(failures[0][1])
+    api.complete_upload(state["id"], digest)
+    return sent[0]
 
 
 class BlobBatchBody:

@@ -64,6 +64,37 @@ class UploadStateSchema(Schema):
     size = fields.Integer()
     offset = fields.Integer()
     complete = fields.Boolean()
+    multipart = fields.Dict(metadata={"description": "present when the bytes go straight to the object store: "
+                                                     "part_size and parts; ask for part URLs with POST …/parts"})
+
+
+class AnnouncedPartSchema(Schema):
+    number = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10000))
+    size = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    sha256 = fields.String(required=True, validate=validate.Length(equal=44),
+                           metadata={"description": "base64 of the part's SHA-256, as x-amz-checksum-sha256"})
+
+
+class PartsRequestSchema(Schema):
+    parts = fields.List(fields.Nested(AnnouncedPartSchema), required=True, validate=validate.Length(min=1, max=10000))
+
+
+class PartUrlSchema(Schema):
+    number = fields.Integer()
+    url = fields.String()
+
+
+class PartsResponseSchema(Schema):
+    id = fields.String()
+    part_size = fields.Integer()
+    parts = fields.List(fields.Nested(PartUrlSchema), metadata={
+        "description": "PUT each part's bytes to its URL with the header x-amz-checksum-sha256 and no Authorization"})
+    stored = fields.List(fields.Integer(), metadata={"description": "parts the object store already holds"})
+    expires_in = fields.Integer()
+
+
+class UploadCompleteSchema(Schema):
+    digest = fields.String(load_default=None, allow_none=True, validate=validate_digest)
 
 
 class PublishRequestSchema(Schema):

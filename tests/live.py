@@ -64,6 +64,10 @@ class LiveRegistry:
         result = subprocess.run([BIN / "registry", *args], env=self.env, capture_output=True, text=True, check=True)
         return result.stdout
 
+    def admin_result(self, *args: str) -> subprocess.CompletedProcess:
+        """An admin command whose exit status matters (not raised on)."""
+        return subprocess.run([BIN / "registry", *args], env=self.env, capture_output=True, text=True)
+
     def create_user(self, name: str, *flags: str) -> str:
         self.admin("users", "create", name, *flags)
         return self.admin("tokens", "create", name).strip()
@@ -128,6 +132,30 @@ def logged_requests(registry: LiveRegistry, method: str, path_part: str) -> int:
                if f'"{method} ' in line and path_part in line)
 
 
-def stored_blobs(registry: LiveRegistry) -> list[Path]:
+def s3_client(registry: LiveRegistry):
+    """boto3 on the bucket of a registry that keeps its blobs in S3 (moto's server in the tests)."""
+    import boto3
+
+    return boto3.client("s3", endpoint_url=registry.env["REGISTRY_S3_ENDPOINT_URL"], region_name="us-east-1",
+                        aws_access_key_id=registry.env["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=registry.env["AWS_SECRET_ACCESS_KEY"])
+
+
+def s3_keys(registry: LiveRegistry, folder: str) -> list[str]:
+    """The keys under ``<prefix>/<folder>/`` of a registry's bucket."""
+    prefix = f"{registry.env.get('REGISTRY_S3_PREFIX', '').strip('/')}/{folder}/".lstrip("/")
+    pages = s3_client(registry).get_paginator("list_objects_v2").paginate(
+        Bucket=registry.env["REGISTRY_S3_BUCKET"], Prefix=prefix)
+    return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+
+
+def uses_s3(registry: LiveRegistry) -> bool:
+    return registry.env.get("REGISTRY_STORAGE") == "s3"
+
+
+def stored_blobs(registry: LiveRegistry) -> list:
+    """The committed blobs: files under the blob folder, or keys in the bucket."""
+    if uses_s3(registry):
+        return s3_keys(registry, "blobs")
     root = registry.blob_dir / "blobs"
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []

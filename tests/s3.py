@@ -15,6 +15,10 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing
                "AWS_EC2_METADATA_DISABLED": "true"}
 
 
+#: the smallest part S3 accepts (all but the last part of an upload)
+PART_BYTES = 5 * 1024 * 1024
+
+
 class MotoServer:
     def __init__(self, log_path):
         self.port = free_port()
@@ -64,7 +68,9 @@ class MotoServer:
     def registry_env(self, bucket: str, prefix: str = "blobs-prefix") -> dict[str, str]:
         """What a registry process needs to keep its blobs in ``bucket`` on this server."""
         return {**CREDENTIALS, "REGISTRY_STORAGE": "s3", "REGISTRY_S3_BUCKET": bucket, "REGISTRY_S3_PREFIX": prefix,
-                "REGISTRY_S3_ENDPOINT_URL": self.url}
+                "REGISTRY_S3_ENDPOINT_URL": self.url,
+                # small parts, so that the suite's files of a few MB already go straight to the bucket
+                "REGISTRY_S3_MULTIPART_THRESHOLD_BYTES": str(PART_BYTES), "REGISTRY_S3_PART_BYTES": str(PART_BYTES)}
 
 
 @pytest.fixture(scope="session")

@@ -1,13 +1,14 @@
 """Blob queries and resumable uploads."""
 
-from flask import request
+from flask import Response, redirect, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from reproreg.api import current_user
+from reproreg.context import RegistryContext
 from reproreg.errors import RegistryError
 from reproreg.request_scope import current_registry, db_session
-from reproreg.services import batch_uploads, uploads
+from reproreg.services import batch_uploads, multipart, uploads
 from reproreg_schemas.api import (
     BATCH_MAX_BLOB_BYTES,
     BATCH_MAX_BLOBS,
@@ -17,6 +18,9 @@ from reproreg_schemas.api import (
     KnownFingerprintsSchema,
     MissingBlobsRequestSchema,
     MissingBlobsResponseSchema,
+    PartsRequestSchema,
+    PartsResponseSchema,
+    UploadCompleteSchema,
     UploadCreateSchema,
     UploadFinalizeSchema,
     UploadStateSchema,
@@ -25,6 +29,18 @@ from reproreg_schemas.api import (
 blp = Blueprint("blobs", __name__, url_prefix="/api/v1", description="Content-addressed blobs and uploads")
 
 STREAM_CHUNK = 1 << 20
+
+
+def presigned_download(registry: RegistryContext, digest: str) -> Response | None:
+    """For a blob in object storage, a redirect to a short-lived presigned GET URL (Range requests go to it as
+    they are); None when the registry serves the bytes itself. Call it only once access has been checked."""
+    url = registry.blobs.presigned_read_url(digest, registry.settings.presign_expiry_s)
+    if url is None:
+        return None
+    response = redirect(url, code=307)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Digest"] = digest
+    return response
 
 
 def _require_user():
@@ -125,3 +141,23 @@ class Upload(MethodView):
     def delete(self, upload_id):
         """Abandon an upload and discard its bytes."""
         uploads.cancel_upload(current_registry(), db_session(), _require_user(), upload_id)
+
+
+@blp.route("/uploads/<upload_id>/parts")
+class UploadParts(MethodView):
+    @blp.arguments(PartsRequestSchema)
+    @blp.response(200, PartsResponseSchema)
+    def post(self, body, upload_id):
+        """Announce parts (number, size, base64 SHA-256) of an upload that goes straight to the object store;
+        get a presigned URL for each part it does not hold yet."""
+        return multipart.presign_parts(current_registry(), db_session(), _require_user(), upload_id, body["parts"])
+
+
+@blp.route("/uploads/<upload_id>/complete")
+class CompleteUpload(MethodView):
+    @blp.arguments(UploadCompleteSchema)
+    @blp.response(200, UploadStateSchema)
+    def post(self, body, upload_id):
+        """Assemble the parts sent to the object store; the blob is hashed and committed only if it matches."""
+        return multipart.complete_upload(current_registry(), db_session(), _require_user(), upload_id,
+                                         body["digest"])

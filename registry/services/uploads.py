@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from reproreg.context import RegistryContext
 from reproreg.db import insert_missing
 from reproreg.errors import RegistryError
-from reproreg.models import Artifact, Blob, UploadSession, User, Version, VersionFile
+from reproreg.models import Artifact, Blob, MultipartUpload, UploadSession, User, Version, VersionFile
 from reproreg.models.base import utcnow
 from reproreg.services.access import readable_artifact_filter
 from reproreg.services.integrity import quarantined_digests, record_repair, stored_copy_is_sound
@@ -94,7 +94,17 @@ def missing_blobs(session: Session, user: User, digests: list[str]) -> list[str]
 def upload_state(ctx: RegistryContext, upload: UploadSession) -> dict:
     complete = upload.completed_at is not None
     offset = upload.size if complete else ctx.blobs.upload_offset(upload.id)
-    return {"id": upload.id, "digest": upload.digest, "size": upload.size, "offset": offset, "complete": complete}
+    state = {"id": upload.id, "digest": upload.digest, "size": upload.size, "offset": offset, "complete": complete}
+    if offers_multipart(ctx, upload):  # send the bytes straight to the object store (see services.multipart)
+        part_size = ctx.settings.multipart_part_bytes
+        state["multipart"] = {"part_size": part_size, "parts": -(-upload.size // part_size)}
+    return state
+
+
+def offers_multipart(ctx: RegistryContext, upload: UploadSession) -> bool:
+    """Whether an upload's bytes should go straight to the object store, in parts, rather than through us."""
+    return (ctx.blobs.supports_presigning and upload.completed_at is None
+            and upload.size >= ctx.settings.multipart_threshold_bytes)
 
 
 def _open_upload(session: Session, user: User, size: int, **match) -> UploadSession | None:
@@ -164,6 +174,11 @@ def prune_abandoned(ctx: RegistryContext, session: Session, older_than_s: int) -
 
 def _abandon(ctx: RegistryContext, session: Session, upload: UploadSession) -> None:
     ctx.hash_states.drop(upload.id)
+    multipart = session.get(MultipartUpload, upload.id)
+    if multipart is not None:
+        ctx.blobs.abort_multipart(upload.id, multipart.storage_id)
+        session.delete(multipart)
+        session.flush()
     ctx.blobs.discard(upload.id)
     session.delete(upload)
 
