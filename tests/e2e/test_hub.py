@@ -8,6 +8,7 @@ import struct
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 
 from tests.factories import full_checklist
@@ -134,6 +135,10 @@ def test_init_from_hf_pins_the_hubs_files_and_push_sends_no_weight_bytes(live, r
     assert files["model.safetensors"]["source"] == weights["source"]
     assert "source" not in files["eval.py"]
     assert shown.json()["badges"]["available"] is False  # the weights are not in the registry's storage
+    page = requests.get(f"{live.url}/alice/minilm/1.0.0", timeout=10)
+    assert page.status_code == 200
+    assert f"https://huggingface.co/{MINILM}/blob/{commit_for(MINILM)}/model.safetensors" in page.text
+    assert "on the Hub only: not in the registry's storage" in page.text
 
     # a reader with their own Hub cache: pull and verify fetch the weights from the Hub and check them
     bob = on_hub(regctl_as("bob"), standin, tmp_path / "hf-bob")
@@ -230,6 +235,8 @@ def test_mirroring_a_version_published_by_reference_makes_it_available_without_c
     assert mirrored.code == 0, mirrored.stderr
     assert mirrored.json()["digest"] == first["digest"] and mirrored.json()["created"] is False
     assert alice("show", "alice/minilm@1.0.0", "--json").json()["badges"]["available"] is True
+    page = requests.get(f"{live.url}/alice/minilm/1.0.0", timeout=10).text
+    assert "mirrored in the registry" in page and "on the Hub only" not in page
 
 
 def card_repo(folder: Path) -> Path:
@@ -306,6 +313,8 @@ def test_claims_imported_without_an_evaluation_are_not_verifiable_yet(live, regc
     shown = author("show", "author/tiny@1.0.0")
     assert shown.code == 0, shown.stderr
     assert "not verifiable yet" in shown.stdout
+    page = requests.get(f"{live.url}/author/tiny/1.0.0", timeout=10).text
+    assert "not verifiable yet" in page
     exported = author("export", "author/tiny@1.0.0", "--model-card", "--json").json()
     assert [(c["metric"], c["measured"], c["verdict"]) for c in exported["claims"]] == [
         ("params", None, "not verifiable yet"), ("tensors", None, "not verifiable yet")]
