@@ -250,6 +250,40 @@ def venues_create(slug: str, title: str, chair: str):
 
 
 @main.group()
+def states():
+    """Badge states kept per version (derived data, see reproreg.services.badge_states)."""
+
+
+@states.command("refresh")
+@click.option("--all", "everything", is_flag=True, help="Recompute every version, not only those without states.")
+def states_refresh(everything: bool):
+    """Fill in (or recompute) the stored badge states: run once after upgrading a registry whose versions were
+    published before states were stored (migration 0011), and after repairing storage by hand."""
+    from reproreg.services.badge_states import refresh_all
+
+    with _sessions() as sessions, unit_of_work(sessions) as session:
+        count = refresh_all(session, missing_only=not everything)
+    click.echo(f"refreshed the badge states of {count} artifact(s)", err=True)
+
+
+@main.command()
+@click.option("--artifacts", default=10_000, show_default=True, help="How many artifacts.")
+@click.option("--versions", "versions_per_artifact", default=10, show_default=True, help="Versions per artifact.")
+@click.option("--venue", default="seed-venue", show_default=True, help="The venue the seeded entries name.")
+@click.option("--venue-entries", default=10_000, show_default=True, help="How many versions name the venue.")
+@click.option("--prefix", default="seed", show_default=True, help="Namespaces and users are PREFIX-...")
+def seed(artifacts: int, versions_per_artifact: int, venue: str, venue_entries: int, prefix: str):
+    """Fill the database with many artifacts and versions by bulk inserts, to measure and check the listings at
+    scale (see reproreg.seeding). Never on a registry people use."""
+    from reproreg.seeding import seed as seed_rows
+
+    with _sessions() as sessions, unit_of_work(sessions) as session:
+        made = _run(lambda: seed_rows(session, artifacts, versions_per_artifact, venue, venue_entries, prefix))
+    click.echo(f"seeded {made.versions} versions of {made.artifacts} artifacts; venue {made.venue} has "
+               f"{made.venue_entries} entries", err=True)
+
+
+@main.group()
 def tokens():
     """API tokens (shown once, stored hashed)."""
 

@@ -1,13 +1,15 @@
 """Artifacts, versions, publishing and blob downloads."""
 
-from flask import Response, request
+from flask import Response, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from reproreg import urls
 from reproreg.api import current_user
+from reproreg.api.listings import list_arguments, next_link
 from reproreg.errors import RegistryError
 from reproreg.request_scope import current_registry, db_session
+from reproreg.services import catalog
 from reproreg.services import publish as publishing
 from reproreg.services.access import readable_artifact
 from reproreg.services.versions import (
@@ -25,6 +27,33 @@ blp = Blueprint("artifacts", __name__, url_prefix="/api/v1/artifacts", descripti
 
 def base_url() -> str:
     return urls.base_url(current_registry().settings.public_url, request.host_url)
+
+
+SEARCH_PARAMETERS = (("q", "string", "words of the name, title, paper, venue or metric names (each a prefix)"),
+                     ("venue", "string", "the venue the latest version names"),
+                     ("metric", "string", "a metric the latest version claims"),
+                     ("state", "string", "only entries in this badge state"),
+                     ("cursor", "string", "the next page, from the Link header (rel=next) or 'next'"),
+                     ("limit", "integer", f"entries per page (default {catalog.PAGE_SIZE}, "
+                                          f"at most {catalog.MAX_PAGE_SIZE})"))
+
+
+@blp.route("")
+class ArtifactList(MethodView):
+    @blp.doc(parameters=[{"in": "query", "name": name, "schema": {"type": kind}, "description": text}
+                         for name, kind, text in SEARCH_PARAMETERS],
+             responses={"200": {"description": "a page of entries: {entries: [...], total, next}"}})
+    def get(self):
+        """Search: the latest readable version of each matching artifact with its badge states, by name."""
+        state, cursor, limit = list_arguments()
+        args = {key: request.args.get(key, "").strip() for key in ("q", "venue", "metric")}
+        page = catalog.search(current_registry(), db_session(), current_user(), args["q"], args["venue"],
+                              args["metric"], state, cursor, limit)
+        kept = {key: value for key, value in (*args.items(), ("state", state), ("limit", limit)) if value}
+        headers = next_link(page, lambda following: base_url() + url_for("artifacts.ArtifactList",
+                                                                         cursor=following, **kept))
+        entries = [{**entry, "published_at": entry["published_at"].isoformat()} for entry in page.entries]
+        return {"entries": entries, "total": page.total, "next": page.next_cursor}, 200, headers
 
 
 @blp.route("/<namespace>/<name>")

@@ -1,85 +1,208 @@
-"""Finding entries: search by name, title, venue, metric and badge state; the most recent versions; a venue's
-entries, filtered by badge state and exported."""
+"""Finding entries: search by name, title, paper, venue, metric and badge state; the most recent versions; a
+venue's entries, filtered by badge state and exported.
 
-from sqlalchemy import func, or_, select
+Every listing is a bounded number of SQL queries whatever the number of entries: the badge states are read from
+``version_states`` (kept by ``reproreg.services.badge_states``), filters and order are SQL, and pages follow each
+other by keyset cursors (opaque, stable while entries are added). Search uses PostgreSQL's full-text search
+(``simple`` configuration, each word a prefix) and, on SQLite, a LIKE per word over the same text."""
+
+import base64
+import binascii
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, exists, func, literal_column, select, tuple_
 from sqlalchemy.orm import Session
 
 from reproreg.context import RegistryContext
 from reproreg.errors import RegistryError
-from reproreg.models import Artifact, Claim, Namespace, User, Version
+from reproreg.models import Artifact, Claim, Namespace, User, Version, VersionState
 from reproreg.services.access import readable_artifact_filter
-from reproreg.services.badges import badge_states
-from reproreg.services.versions import latest_version
-from reproreg_schemas.names import semver_key
+from reproreg.services.badge_states import words
+from reproreg.services.badges import states_document
+from reproreg_schemas.names import DIGEST_PREFIX, DIGEST_RE, LATEST
 from reproreg_schemas.vocabulary import ReproducedState
 
 PAGE_SIZE = 50
+VENUE_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+#: rows fetched at a time while an export streams
+EXPORT_BATCH = 500
 
-
-def _entry(ctx: RegistryContext, session: Session, version: Version) -> dict:
-    return {**badge_states(ctx, session, version), "title": version.title, "venue": version.venue,
-            "published_at": version.published_at, "metrics": sorted({c.metric for c in version.claims})}
-
-
-def search(ctx: RegistryContext, session: Session, user: User | None, text: str = "", venue: str = "",
-           metric: str = "", state: str = "") -> list[dict]:
-    """The latest readable version of each matching artifact."""
-    query = select(Artifact).join(Namespace).where(readable_artifact_filter(user))
-    if text:
-        pattern = f"%{text.strip().lower()}%"
-        titled = select(Version.artifact_id).where(func.lower(Version.title).like(pattern))
-        query = query.where(or_(func.lower(Namespace.name + "/" + Artifact.name).like(pattern),
-                                Artifact.id.in_(titled)))
-    if venue:
-        query = query.where(Artifact.id.in_(select(Version.artifact_id).where(Version.venue == venue)))
-    if metric:
-        measured = select(Version.artifact_id).join(Claim).where(func.lower(Claim.metric) == metric.lower())
-        query = query.where(Artifact.id.in_(measured))
-    entries = []
-    for artifact in session.scalars(query.order_by(Namespace.name, Artifact.name).limit(PAGE_SIZE * 4)):
-        version = latest_version(session, artifact)
-        if version is not None:
-            entries.append(_entry(ctx, session, version))
-    return filter_by_state(entries, state)[:PAGE_SIZE]
-
-
-def recent(ctx: RegistryContext, session: Session, user: User | None, limit: int = 10) -> list[dict]:
-    rows = session.scalars(select(Version).join(Artifact).where(readable_artifact_filter(user),
-                                                                Version.yanked_at.is_(None))
-                           .order_by(Version.published_at.desc()).limit(limit))
-    return [_entry(ctx, session, version) for version in rows]
-
-
-def venue_entries(ctx: RegistryContext, session: Session, user: User | None, slug: str) -> list[dict]:
-    """Every version naming the venue that ``user`` may read, newest version first per artifact."""
-    rows = session.scalars(select(Version).join(Artifact).where(Version.venue == slug,
-                                                                readable_artifact_filter(user)))
-    rows = sorted(rows, key=lambda v: semver_key(v.version), reverse=True)
-    entries = []
-    for version in sorted(rows, key=lambda v: v.artifact.full_name):
-        states = badge_states(ctx, session, version)
-        entries.append({**states, "title": version.title, "published_at": version.published_at,
-                        "license": version.license})
-    return entries
-
-
-STATE_FILTERS = {
-    "available": lambda e: e["available"],
-    "functional": lambda e: e["functional"],
-    "reproduced": lambda e: e["reproduced"],
-    "failed": lambda e: e["reproduced_state"] == ReproducedState.FAILED,
-    "not-verified": lambda e: e["reproduced_state"] == ReproducedState.NOT_VERIFIED,
-    "checklist": lambda e: e["checklist"],
+STATE_CONDITIONS = {
+    "available": lambda: VersionState.available.is_(True),
+    "functional": lambda: VersionState.functional.is_(True),
+    "reproduced": lambda: VersionState.reproduced.is_(True),
+    "failed": lambda: VersionState.reproduced_state == str(ReproducedState.FAILED),
+    "not-verified": lambda: VersionState.reproduced_state == str(ReproducedState.NOT_VERIFIED),
+    "checklist": lambda: VersionState.checklist.is_(True),
 }
-
-
-def filter_by_state(entries: list[dict], state: str | None) -> list[dict]:
-    if not state:
-        return entries
-    if state not in STATE_FILTERS:
-        raise RegistryError("VALIDATION_ERROR", f"state must be one of {', '.join(STATE_FILTERS)}")
-    return [entry for entry in entries if STATE_FILTERS[state](entry)]
-
+#: the state filters, by name (kept for the pages' menus)
+STATE_FILTERS = tuple(STATE_CONDITIONS)
 
 EXPORT_COLUMNS = ("name", "version", "digest", "title", "url", "available", "functional", "reproduced",
                   "reproduced_state", "checklist", "yanked", "published_at")
+
+
+@dataclass
+class Page:
+    entries: list[dict] = field(default_factory=list)
+    #: the cursor of the next page, None on the last one
+    next_cursor: str | None = None
+    #: how many entries match in all (when counted)
+    total: int | None = None
+
+
+def encode_cursor(values: list) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, types: tuple) -> tuple | None:
+    """The position a cursor names, or None for the first page; a cursor this registry did not hand out is a
+    VALIDATION_ERROR, never a 500."""
+    if not cursor:
+        return None
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if isinstance(values, list) and len(values) == len(types) and all(
+                isinstance(v, t) and not isinstance(v, bool) for v, t in zip(values, types, strict=True)):
+            return tuple(values)
+    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError):
+        pass
+    raise RegistryError("VALIDATION_ERROR", "cursor is not one this registry handed out: start from the first page",
+                        problems={"cursor": ["is not a cursor of this listing"]})
+
+
+def page_size(limit: int | None, default: int) -> int:
+    if limit is None:
+        return default
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise RegistryError("VALIDATION_ERROR", f"limit must be between 1 and {MAX_PAGE_SIZE}",
+                            problems={"limit": [f"must be between 1 and {MAX_PAGE_SIZE}"]})
+    return limit
+
+
+def state_condition(state: str | None):
+    if not state:
+        return None
+    if state not in STATE_CONDITIONS:
+        raise RegistryError("VALIDATION_ERROR", f"state must be one of {', '.join(STATE_CONDITIONS)}",
+                            problems={"state": [f"must be one of {', '.join(STATE_CONDITIONS)}"]})
+    return STATE_CONDITIONS[state]()
+
+
+def _listing(user: User | None):
+    """Readable versions with their names and stored states: one row per version, no further queries."""
+    return (select(Namespace.name.label("namespace"), Artifact.name.label("artifact"), Version.id,
+                   Version.version, Version.digest, Version.title, Version.venue, Version.published_at,
+                   Version.license, VersionState)
+            .select_from(Version)
+            .join(Artifact, Artifact.id == Version.artifact_id)
+            .join(Namespace, Namespace.id == Artifact.namespace_id)
+            .join(VersionState, VersionState.version_id == Version.id)
+            .where(readable_artifact_filter(user)))
+
+
+def entry(row) -> dict:
+    states = row.VersionState
+    return {**states_document(f"{row.namespace}/{row.artifact}", row.version, row.digest, states),
+            "title": row.title, "venue": row.venue, "published_at": row.published_at, "license": row.license,
+            "metrics": list(states.metrics or [])}
+
+
+def _text_condition(session: Session, text: str):
+    wanted = words(text)
+    if not wanted:
+        return None
+    if session.get_bind().dialect.name == "postgresql":
+        config = literal_column("'simple'::regconfig")
+        query = " & ".join(f"{word}:*" for word in wanted)  # \w+ words: nothing a tsquery would read as syntax
+        return func.to_tsvector(config, VersionState.search_text).op("@@")(func.to_tsquery(config, query))
+    return and_(*(VersionState.search_text.like(f"%{word}%") for word in wanted))
+
+
+def search(ctx: RegistryContext, session: Session, user: User | None, text: str = "", venue: str = "",
+           metric: str = "", state: str = "", cursor: str | None = None, limit: int | None = None) -> Page:
+    """The latest readable version of each matching artifact, by name; filters apply to that version."""
+    size = page_size(limit, PAGE_SIZE)
+    conditions = [VersionState.latest.is_(True)]
+    for condition in (_text_condition(session, text) if text.strip() else None, state_condition(state)):
+        if condition is not None:
+            conditions.append(condition)
+    if venue:
+        conditions.append(Version.venue == venue)
+    if metric:
+        conditions.append(exists().where(Claim.version_id == Version.id,
+                                         func.lower(Claim.metric) == metric.strip().lower()))
+    query = _listing(user).where(*conditions)
+    total = session.scalar(select(func.count()).select_from(query.with_only_columns(Version.id).subquery()))
+    after = decode_cursor(cursor, (str, str))
+    if after is not None:
+        query = query.where(tuple_(Namespace.name, Artifact.name) > tuple_(*after))
+    rows = session.execute(query.order_by(Namespace.name, Artifact.name).limit(size + 1)).all()
+    following = encode_cursor([rows[size - 1].namespace, rows[size - 1].artifact]) if len(rows) > size else None
+    return Page([entry(row) for row in rows[:size]], following, total)
+
+
+def recent(ctx: RegistryContext, session: Session, user: User | None, limit: int = 10) -> list[dict]:
+    rows = session.execute(_listing(user).where(Version.yanked_at.is_(None))
+                           .order_by(Version.published_at.desc(), Version.id.desc()).limit(limit))
+    return [entry(row) for row in rows]
+
+
+def _venue_query(user: User | None, slug: str, state: str | None):
+    query = _listing(user).where(Version.venue == slug)
+    condition = state_condition(state)
+    return query if condition is None else query.where(condition)
+
+
+VENUE_ORDER = (Namespace.name, Artifact.name, VersionState.rank)
+
+
+def venue_entries(ctx: RegistryContext, session: Session, user: User | None, slug: str, state: str = "",
+                  cursor: str | None = None, limit: int | None = None) -> Page:
+    """A page of the versions naming the venue that ``user`` may read: by artifact name, newest version first."""
+    size = page_size(limit, VENUE_PAGE_SIZE)
+    query = _venue_query(user, slug, state)
+    total = session.scalar(select(func.count()).select_from(query.with_only_columns(Version.id).subquery()))
+    after = decode_cursor(cursor, (str, str, int))
+    if after is not None:
+        query = query.where(tuple_(*VENUE_ORDER) > tuple_(*after))
+    rows = session.execute(query.order_by(*VENUE_ORDER).limit(size + 1)).all()
+    following = None
+    if len(rows) > size:
+        last = rows[size - 1]
+        following = encode_cursor([last.namespace, last.artifact, last.VersionState.rank])
+    return Page([entry(row) for row in rows[:size]], following, total)
+
+
+def venue_has_entries(session: Session, user: User | None, slug: str) -> bool:
+    return session.scalar(_venue_query(user, slug, None).with_only_columns(Version.id).limit(1)) is not None
+
+
+def all_venue_entries(session: Session, user: User | None, slug: str) -> Iterator[dict]:
+    """Every version naming the venue that ``user`` may read, in the venue page's order, streamed from one query
+    (memory stays flat whatever the number of entries). The query is built now and run when the entries are
+    first asked for (a streamed response reads them after its request's own transaction has ended)."""
+    query = _venue_query(user, slug, None).order_by(*VENUE_ORDER).execution_options(yield_per=EXPORT_BATCH)
+    return (entry(row) for row in _rows(session, query))
+
+
+def _rows(session: Session, query):
+    yield from session.execute(query)
+
+
+def badge_lookup(session: Session, user: User | None, namespace: str, name: str, reference: str | None):
+    """The row of one version for its badge: names, digest and stored states (``VersionState``), or None when it
+    is unknown or not readable. One indexed query; ``reference`` is a version, ``sha256:<digest>`` or latest."""
+    query = _listing(user).where(Namespace.name == namespace, Artifact.name == name)
+    if reference in (None, "", LATEST):
+        query = query.where(VersionState.latest.is_(True))
+    elif reference.lower().startswith(DIGEST_PREFIX):
+        if not DIGEST_RE.fullmatch(reference):
+            return None
+        query = query.where(Version.digest == reference)
+    else:
+        query = query.where(Version.version == reference)
+    return session.execute(query.limit(1)).first()

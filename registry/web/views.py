@@ -1,11 +1,10 @@
 """HTTP only: read the request, call the services, render a template, an image or an export."""
 
 import csv
-import hashlib
 import io
 import json
 
-from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, render_template, request, stream_with_context, url_for
 
 from reproreg import urls
 from reproreg.errors import RegistryError
@@ -13,7 +12,8 @@ from reproreg.request_scope import current_registry, db_session
 from reproreg.services import catalog, venues
 from reproreg.services.access import readable_artifact
 from reproreg.services.auth import authenticate
-from reproreg.services.badges import badge_states
+from reproreg.services.badges import badge_states, states_document
+from reproreg.services.catalog import badge_lookup
 from reproreg.services.verifications import verification_document, verifications_of
 from reproreg.services.versions import artifact_document, resolve_version, training_config_text
 from reproreg.web import badges
@@ -31,6 +31,8 @@ from reproreg_schemas.vocabulary import BadgeKind, ChecklistState, ReproducedSta
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/-/static")
 
 BADGE_CACHE_SECONDS = 300
+#: changes when the badge drawing changes, so that caches holding old images ask again
+BADGE_ETAG_FORMAT = "b1"
 
 # the badge states the templates compare with
 bp.add_app_template_global(ReproducedState, "ReproducedState")
@@ -67,15 +69,19 @@ def page_headers(response):
 def home():
     args = {key: request.args.get(key, "").strip() for key in ("q", "venue", "metric", "state")}
     searching = any(args.values())
-    session, ctx = db_session(), current_registry()
-    try:
-        results = catalog.search(ctx, session, viewer(), args["q"], args["venue"], args["metric"], args["state"]) \
-            if searching else []
-        error = None
-    except RegistryError as err:
-        results, error = [], err.message
-    return render_template("home.html", args=args, searching=searching, results=results, error=error,
-                           recent=[] if searching else catalog.recent(ctx, session, viewer()),
+    session, ctx, user = db_session(), current_registry(), viewer()
+    page, error = catalog.Page(total=0), None
+    if searching:
+        try:
+            page = catalog.search(ctx, session, user, args["q"], args["venue"], args["metric"], args["state"],
+                                  cursor=request.args.get("cursor"))
+        except RegistryError as err:
+            error = err.message
+    next_url = url_for("web.home", **{k: v for k, v in args.items() if v}, cursor=page.next_cursor) \
+        if page.next_cursor else None
+    return render_template("home.html", args=args, searching=searching, results=page.entries, total=page.total,
+                           next_url=next_url, error=error,
+                           recent=[] if searching else catalog.recent(ctx, session, user),
                            states=list(catalog.STATE_FILTERS))
 
 
@@ -140,52 +146,71 @@ def _readable(full_name):
 # --- venues -----------------------------------------------------------------------------------------------
 @bp.get("/venues/<slug>")
 def venue_page(slug):
-    session, ctx = db_session(), current_registry()
+    session, ctx, user = db_session(), current_registry(), viewer()
     try:
         venue = venues.get_venue(session, slug)
     except RegistryError:
         venue = None
-    entries = catalog.venue_entries(ctx, session, viewer(), slug)
-    if venue is None and not entries:
+    if venue is None and not catalog.venue_has_entries(session, user, slug):
         abort(404)
     state = request.args.get("state", "").strip()
     try:
-        shown, error = catalog.filter_by_state(entries, state), None
+        page, error = catalog.venue_entries(ctx, session, user, slug, state, request.args.get("cursor")), None
     except RegistryError as err:
-        shown, error = entries, err.message
+        page, error = catalog.venue_entries(ctx, session, user, slug), err.message
+        state = ""
+    next_url = url_for("web.venue_page", slug=slug, **({"state": state} if state else {}),
+                       cursor=page.next_cursor) if page.next_cursor else None
     return render_template("venue.html", slug=slug, venue=venue, members=venues.members(venue) if venue else [],
-                           entries=shown, total=len(entries), state=state, error=error,
+                           entries=page.entries, total=page.total, state=state, error=error, next_url=next_url,
                            states=list(catalog.STATE_FILTERS))
 
 
 @bp.get("/venues/<slug>.<any(csv, json):ext>")
 def venue_export(slug, ext):
-    base = public_base()
-    entries = [dict(entry, url=urls.version_url(base, entry["name"], entry["version"]))
-               for entry in catalog.venue_entries(current_registry(), db_session(), viewer(), slug)]
-    rows = [{column: entry[column] for column in catalog.EXPORT_COLUMNS} for entry in entries]
-    for row in rows:
-        row["published_at"] = row["published_at"].isoformat()
-    if ext == "json":
-        document = {"venue": slug, "url": urls.venue_url(base, slug), "entries": rows}
-        response = current_app.response_class(json.dumps(document, indent=2), mimetype="application/json")
-    else:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=catalog.EXPORT_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-        response = Response(buffer.getvalue(), mimetype="text/csv")
+    base, session, user = public_base(), db_session(), viewer()
+    rows = (_export_row(base, entry) for entry in catalog.all_venue_entries(session, user, slug))
+    body = _json_export(base, slug, rows) if ext == "json" else _csv_export(rows)
+    response = Response(stream_with_context(body), mimetype="application/json" if ext == "json" else "text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{slug}.{ext}"'
     return response
 
 
+def _export_row(base: str, entry: dict) -> dict:
+    row = {column: entry.get(column) for column in catalog.EXPORT_COLUMNS}
+    row["url"] = urls.version_url(base, entry["name"], entry["version"])
+    row["published_at"] = entry["published_at"].isoformat()
+    return row
+
+
+def _csv_export(rows):
+    """The CSV, written as it is read from the database (a few hundred rows at a time)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=catalog.EXPORT_COLUMNS)
+    writer.writeheader()
+    for count, row in enumerate(rows, 1):
+        writer.writerow(row)
+        if count % catalog.EXPORT_BATCH == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _json_export(base: str, slug: str, rows):
+    """``{"venue": ..., "url": ..., "entries": [...]}``, streamed one entry at a time."""
+    yield json.dumps({"venue": slug, "url": urls.venue_url(base, slug)})[:-1] + ', "entries": ['
+    for count, row in enumerate(rows):
+        yield ("," if count else "") + "\n  " + json.dumps(row)
+    yield "\n]}\n"
+
+
 # --- badges -----------------------------------------------------------------------------------------------
-def _states_or_none(full_name, reference):
-    """Badge states, or None for anything unknown or not visible: a grey badge, never an error or a leak."""
+def _badge_row(namespace, name, reference):
+    """The version's stored states (with its revision), or None for anything unknown or not visible: a grey
+    badge, never an error or a leak. One indexed query."""
     try:
-        session = db_session()
-        version = resolve_version(session, readable_artifact(session, viewer(), full_name), reference)
-        return badge_states(current_registry(), session, version)
+        return badge_lookup(db_session(), viewer(), namespace, name, reference)
     except RegistryError:
         return None
 
@@ -207,30 +232,40 @@ def _badge_kind(ext):
     return None, refusal
 
 
-def _badge_response(full_name, reference, ext):
+def _badge_response(namespace, name, reference, ext):
+    """The ETag is the version and revision of its stored states (not a hash of the body): a matching
+    If-None-Match is answered 304 after one indexed lookup, before any image is drawn."""
     kind, refusal = _badge_kind(ext)
     if refusal is not None:
         return refusal
-    view = badges.badge(_states_or_none(full_name, reference), kind)
-    if ext == "svg":
-        body, mimetype = badges.svg(view), "image/svg+xml"
+    row = _badge_row(namespace, name, reference)
+    tag = f"{BADGE_ETAG_FORMAT}.{row.id}.{row.VersionState.revision}" if row is not None else \
+        f"{BADGE_ETAG_FORMAT}.unknown"
+    tag = f"{tag}.{kind}.{ext}"
+    cache = "private, no-store" if request.headers.get("Authorization") else f"public, max-age={BADGE_CACHE_SECONDS}"
+    if request.if_none_match.contains(tag):
+        response = Response(status=304)
     else:
-        body, mimetype = json.dumps(badges.endpoint_json(view)), "application/json"
-    response = Response(body, mimetype=mimetype)
-    response.set_etag(hashlib.sha256(body.encode()).hexdigest()[:32])
-    response.headers["Cache-Control"] = ("private, no-store" if request.headers.get("Authorization") else
-                                         f"public, max-age={BADGE_CACHE_SECONDS}")
-    return response.make_conditional(request)
+        states = None if row is None else states_document(
+            f"{row.namespace}/{row.artifact}", row.version, row.digest, row.VersionState)
+        view = badges.badge(states, kind)
+        if ext == "svg":
+            response = Response(badges.svg(view), mimetype="image/svg+xml")
+        else:
+            response = Response(json.dumps(badges.endpoint_json(view)), mimetype="application/json")
+    response.set_etag(tag)
+    response.headers["Cache-Control"] = cache
+    return response
 
 
 @bp.get("/badges/<namespace>/<name>.<any(svg, json):ext>")
 def latest_badge(namespace, name, ext):
-    return _badge_response(f"{namespace}/{name}", None, ext)
+    return _badge_response(namespace, name, None, ext)
 
 
 @bp.get("/badges/<namespace>/<name>/<version>.<any(svg, json):ext>")
 def version_badge(namespace, name, version, ext):
-    return _badge_response(f"{namespace}/{name}", version, ext)
+    return _badge_response(namespace, name, version, ext)
 
 
 # --- API documentation ------------------------------------------------------------------------------------
