@@ -384,8 +384,9 @@ def _fetch_and_place_from_hub(group: list, advance) -> int:
     cached, downloaded = hub.fetch(entry)
     advance(entry["size"])
     for _, target in group:
-        if not place_file(cached, target, entry["sha256"]):
-            raise hub.mismatch(entry, cached)
+        actual = hub.place_checked(cached, target, entry["sha256"])
+        if actual is not None:
+            raise hub.mismatch(entry, cached, actual)
     return downloaded
 
 

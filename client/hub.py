@@ -11,6 +11,9 @@ only when a Hub file is used, never at regctl's start.
 """
 
 import os
+import secrets
+import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,6 +122,37 @@ def fetch(entry: dict) -> tuple[Path, int]:
                              details={"path": entry["path"], "expected": entry["size"], "actual": size,
                                       "cached": str(path)})
     return path, 0 if isinstance(already, str) else size
+
+
+def place_checked(source: Path, destination: Path, digest: str) -> str | None:
+    """Put a private copy of ``source`` at ``destination`` only if it hashes to ``digest``; returns None when it was
+    put in place, else the digest the bytes have (and nothing is left behind).
+
+    The copy is made in the kernel (a reflink where the file system can, else copy_file_range) into a temporary
+    file beside the destination while another thread hashes the source; the copy is renamed into place only if the
+    hash matches and the source did not change meanwhile (same inode, size and modification time), so the copy holds
+    the bytes that were hashed. For a large file this costs about the hashing alone, not hashing plus copying."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    temp = destination.with_name(f".{destination.name}.regctl-{secrets.token_hex(6)}.tmp")
+    before = os.stat(source)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="regctl-hash") as pool:
+        hashing = pool.submit(sha256_file, source)
+        try:
+            shutil.copyfile(source, temp)
+            actual, size = hashing.result()
+            after = os.stat(source)
+            same = (before.st_ino, before.st_size, before.st_mtime_ns) == (after.st_ino, after.st_size,
+                                                                           after.st_mtime_ns)
+            if not same:
+                actual, size = sha256_file(temp)  # the source changed: judge the copy itself
+            if actual != digest or size != temp.stat().st_size:
+                temp.unlink()
+                return actual
+            os.replace(temp, destination)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+    return None
 
 
 def mismatch(entry: dict, cached: Path, actual: str | None = None) -> IntegrityError:
