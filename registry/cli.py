@@ -188,7 +188,9 @@ def storage():
 @storage.command("fsck")
 @click.option("--dry-run", is_flag=True, help="Report damaged blobs but leave them in place.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object on stdout.")
-def storage_fsck(dry_run: bool, as_json: bool):
+@click.option("--sample", type=click.IntRange(min=1), default=None,
+              help="Re-hash only this many blobs, drawn at random (a routine check of a large store).")
+def storage_fsck(dry_run: bool, as_json: bool, sample: int | None):
     """Re-hash every stored blob; move each damaged one to the quarantine folder next to the blobs (kept for
     inspection, never served). A quarantined blob counts as missing: the next push of its bytes stores it again
     and its versions are served again.
@@ -212,7 +214,7 @@ def storage_fsck(dry_run: bool, as_json: bool):
     ctx = app.extensions["registry"]
     try:
         with unit_of_work(ctx.sessions) as session:
-            report = fsck(ctx, session, quarantine=not dry_run)
+            report = fsck(ctx, session, quarantine=not dry_run, sample=sample)
     except SQLAlchemyError as err:
         detail = getattr(err, "orig", None) or err
         raise click.ClickException(f"the database could not be read: {detail}") from None
@@ -230,6 +232,69 @@ def storage_fsck(dry_run: bool, as_json: bool):
         for digest in report.awaiting_upload:
             click.echo(f"awaiting upload  {digest}  (quarantined earlier)")
     sys.exit(0 if report.sound else 3)
+
+
+def _duration_s(text: str) -> float:
+    """'24h', '30m', '90s', '2d' or a number of seconds."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    raw = text.strip().lower()
+    try:
+        return float(raw[:-1]) * units[raw[-1]] if raw and raw[-1] in units else float(raw)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a duration such as 24h, 30m or 3600") from None
+
+
+@storage.command("gc")
+@click.option("--grace", default="24h", show_default=True,
+              help="Keep blobs uploaded, and uploads begun, within this long (e.g. 24h, 30m, 0s).")
+@click.option("--dry-run", is_flag=True, help="Report what would be deleted; delete nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object on stdout.")
+def storage_gc(grace: str, dry_run: bool, as_json: bool):
+    """Delete blobs no version references and uploads abandoned longer ago than the grace period, while the
+    registry serves (mark and sweep; a blob a concurrent push is about to reference is never deleted)."""
+    import json
+
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    from reproreg.app import create_app
+    from reproreg.services import gc
+
+    grace_s = _duration_s(grace)
+    app = create_app(_settings())
+    ctx = app.extensions["registry"]
+    report = gc.GcReport(dry_run=dry_run)
+    try:
+        with unit_of_work(ctx.sessions) as session:
+            marked = gc.candidates(session, grace_s)
+        for digest, size in marked:
+            if dry_run:
+                report.blobs.append(digest)
+                report.bytes += size
+                continue
+            try:
+                with unit_of_work(ctx.sessions) as session:
+                    forgotten = gc.forget(session, digest, grace_s)
+            except (IntegrityError, OperationalError):  # a publish referenced it meanwhile: it stays
+                forgotten = False
+            if not forgotten:
+                continue
+            place = ctx.blobs.set_aside(digest)
+            if place is None:
+                report.blobs.append(digest)
+                continue
+            with unit_of_work(ctx.sessions) as session:
+                dropped = gc.settle(ctx, session, digest, place)
+            if dropped:
+                report.blobs.append(digest)
+                report.bytes += size
+            else:
+                report.kept_by_a_concurrent_upload.append(digest)
+        if not dry_run:
+            with unit_of_work(ctx.sessions) as session:
+                report.uploads = gc.prune_uploads(ctx, session, grace_s)
+    finally:
+        ctx.engine.dispose()
+    click.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.summary())
 
 
 @main.group()
