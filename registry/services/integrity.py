@@ -6,7 +6,8 @@ holds it any more, so the missing-blob query asks for it again: the next upload 
 (``blob.repair``) and the versions that use it are served again.
 """
 
-from collections.abc import Iterable
+import random
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -76,11 +77,25 @@ class FsckReport:
                 "damaged": self.damaged, "missing": self.missing, "awaiting_upload": self.awaiting_upload}
 
 
-def fsck(ctx: RegistryContext, session: Session, quarantine: bool = True) -> FsckReport:
-    """Re-hash every stored blob; quarantine (unless told not to) each one whose bytes do not match its digest,
-    then list the blobs the database knows that storage lacks."""
+def sampled(digests: Iterable[str], count: int, rng: random.Random | None = None) -> list[str]:
+    """``count`` digests drawn uniformly at random from a walk of the store, holding only those in memory
+    (reservoir sampling)."""
+    rng = rng or random.SystemRandom()
+    chosen: list[str] = []
+    for seen, digest in enumerate(digests):
+        if seen < count:
+            chosen.append(digest)
+        elif (slot := rng.randrange(seen + 1)) < count:
+            chosen[slot] = digest
+    return sorted(chosen)
+
+
+def fsck(ctx: RegistryContext, session: Session, quarantine: bool = True, sample: int | None = None) -> FsckReport:
+    """Re-hash every stored blob (or a random ``sample`` of them); quarantine (unless told not to) each one whose
+    bytes do not match its digest, then list the blobs the database knows that storage lacks."""
     report = FsckReport()
-    for digest in ctx.blobs.digests():
+    walk: Iterator[str] | list[str] = ctx.blobs.digests() if sample is None else sampled(ctx.blobs.digests(), sample)
+    for digest in walk:
         size = ctx.blobs.size(digest)
         if size is None:  # removed while the walk ran
             continue

@@ -69,3 +69,22 @@ class BlobStore(ABC):
     def quarantine(self, digest: str) -> str:
         """Move a committed blob that failed its check out of service, keeping it for inspection; returns where
         it now lies. The blob is then absent (never served) until a verified upload commits it again."""
+
+    # --- garbage collection: a blob is set aside before it is deleted, so a concurrent upload can take it back
+    @abstractmethod
+    def set_aside(self, digest: str) -> str | None:
+        """Move a committed blob out of service, to a place of its own; returns that place (None when the blob is
+        absent). Nothing is served from there."""
+
+    @abstractmethod
+    def put_back(self, digest: str, place: str) -> None:
+        """Return a blob set aside to service, unless a copy was committed meanwhile (then drop the set-aside
+        one)."""
+
+    @abstractmethod
+    def drop(self, place: str) -> None:
+        """Delete a blob set aside, for good."""
+
+    @abstractmethod
+    def stale_uploads(self, older_than_s: float) -> Iterator[str]:
+        """Ids of uploads whose bytes were last written more than ``older_than_s`` seconds ago."""

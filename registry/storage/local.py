@@ -3,10 +3,12 @@
     <root>/blobs/sha256/<2 hex>/<64 hex>              committed blobs, read-only
     <root>/uploads/<upload id>                        uploads in progress
     <root>/quarantine/sha256/<64 hex>.<UTC time>      blobs that failed a check, kept for inspection, never served
+    <root>/trash/<64 hex>.<UTC time>                  blobs garbage collection is about to delete, never served
 """
 
 import fcntl
 import os
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -128,6 +130,37 @@ class LocalBlobStore(BlobStore):
         target = self._quarantine / f"{source.name}.{datetime.now(UTC):%Y%m%dT%H%M%S.%fZ}"
         os.replace(source, target)
         return str(target)
+
+    def set_aside(self, digest: str) -> str | None:
+        source = self._blob_path(digest)
+        trash = self.root / "trash"
+        trash.mkdir(parents=True, exist_ok=True)
+        target = trash / f"{source.name}.{datetime.now(UTC):%Y%m%dT%H%M%S.%fZ}"
+        try:
+            os.replace(source, target)
+        except FileNotFoundError:
+            return None
+        return str(target)
+
+    def put_back(self, digest: str, place: str) -> None:
+        target = self._blob_path(digest)
+        try:
+            os.link(place, target)  # fails when a copy was committed meanwhile: that one stays
+        except FileExistsError:
+            pass
+        os.unlink(place)
+
+    def drop(self, place: str) -> None:
+        if Path(place).parent != self.root / "trash":
+            raise ValueError(f"not a blob set aside: {place}")
+        Path(place).unlink(missing_ok=True)
+
+    def stale_uploads(self, older_than_s: float) -> Iterator[str]:
+        cutoff = time.time() - older_than_s
+        with os.scandir(self._uploads) as entries:
+            for entry in entries:
+                if entry.is_file() and entry.name.isalnum() and entry.stat().st_mtime < cutoff:
+                    yield entry.name
 
 
 def _is_hex64(text: str) -> bool:

@@ -4,6 +4,7 @@
     <prefix>uploads/<upload id>/<offset, 20 digits>   the segments of an upload in progress (S3 cannot append);
                                                       a multipart upload lands as the one segment at offset 0
     <prefix>quarantine/sha256/<64 hex>.<UTC time>     blobs that failed a check, kept for inspection, never served
+    <prefix>trash/<64 hex>.<UTC time>                 blobs garbage collection is about to delete, never served
 
 Nothing under ``uploads/`` is ever served: an upload is readable under its digest only once the registry has
 hashed it and :meth:`S3BlobStore.commit` has copied it (server-side) to its ``blobs/`` key. Credentials come from
@@ -12,7 +13,7 @@ boto3's usual chain (environment, profile, instance role); they are never stored
 
 import tempfile
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from reproreg.storage.base import BlobStore, OffsetMismatch
 
@@ -213,6 +214,36 @@ class S3BlobStore(BlobStore):
         self.client.copy({"Bucket": self.bucket, "Key": source}, self.bucket, target)
         self.client.delete_object(Bucket=self.bucket, Key=source)
         return self.location(target)
+
+    def set_aside(self, digest: str) -> str | None:
+        source = self._blob_key(digest)
+        if self._head(source) is None:
+            return None
+        target = f"{self.prefix}trash/{digest.partition(':')[2]}.{datetime.now(UTC):%Y%m%dT%H%M%S.%fZ}"
+        self.client.copy({"Bucket": self.bucket, "Key": source}, self.bucket, target)
+        self.client.delete_object(Bucket=self.bucket, Key=source)
+        return self.location(target)
+
+    def put_back(self, digest: str, place: str) -> None:
+        key = self._trash_key(place)
+        if self._head(self._blob_key(digest)) is None:
+            self.client.copy({"Bucket": self.bucket, "Key": key}, self.bucket, self._blob_key(digest))
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def drop(self, place: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._trash_key(place))
+
+    def _trash_key(self, place: str) -> str:
+        key = place.removeprefix(f"s3://{self.bucket}/")
+        if not key.startswith(f"{self.prefix}trash/") or "/" in key[len(f"{self.prefix}trash/"):]:
+            raise ValueError(f"not a blob set aside: {place}")
+        return key
+
+    def stale_uploads(self, older_than_s: float) -> Iterator[str]:
+        cutoff = datetime.now(UTC) - timedelta(seconds=older_than_s)
+        for upload_id, newest in self.upload_ids():
+            if newest < cutoff and upload_id.isalnum():
+                yield upload_id
 
     def read_quarantined(self, location: str) -> Iterator[bytes]:
         return self._read_key(location.removeprefix(f"s3://{self.bucket}/"))

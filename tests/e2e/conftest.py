@@ -4,10 +4,10 @@ from tests.live import LiveRegistry, Regctl
 from tests.s3 import moto_server  # noqa: F401  (the fixture)
 
 #: the modules whose tests run on each storage backend (the push/pull/verify suite); the others use local disk
-STORAGE_MODULES = {"test_push_pull", "test_verify", "test_s3"}
+STORAGE_MODULES = {"test_push_pull", "test_verify", "test_s3", "test_gc"}
 #: modules whose S3 runs use one database only: what they check on top of push and pull does not depend on where
 #: blobs live, and the database-dependent part runs on both databases with local storage
-S3_ON_SQLITE_ONLY = {"test_verify"}
+S3_ON_SQLITE_ONLY = {"test_verify", "test_gc"}
 #: tests that reach into the blob folder's layout (to damage a blob, or to look for leftovers); their S3
 #: counterparts are in test_s3.py
 LOCAL_LAYOUT_TESTS = {
