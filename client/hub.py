@@ -73,11 +73,11 @@ def _translated(err: Exception, what: str) -> Exception:
     """A huggingface_hub failure as regctl's error (and exit code)."""
     from huggingface_hub import errors
 
-    if isinstance(err, (errors.RepositoryNotFoundError, errors.RevisionNotFoundError, errors.EntryNotFoundError)):
-        return NotFound(f"{what}: the Hub answered: {_first_line(err)}", code="HUB_NOT_FOUND")
-    if isinstance(err, errors.LocalEntryNotFoundError):
+    if isinstance(err, (errors.LocalEntryNotFoundError, errors.OfflineModeIsEnabled)):  # before EntryNotFound
         return ConnectionFailed(f"{what}: not in the Hub cache and the Hub cannot be reached (offline mode, or no "
                                 f"network): {_first_line(err)}", code="HUB_UNREACHABLE")
+    if isinstance(err, (errors.RepositoryNotFoundError, errors.RevisionNotFoundError, errors.EntryNotFoundError)):
+        return NotFound(f"{what}: the Hub answered: {_first_line(err)}", code="HUB_NOT_FOUND")
     if isinstance(err, errors.HfHubHTTPError):
         return ConnectionFailed(f"{what}: the Hub answered an error: {_first_line(err)}", code="HUB_UNREACHABLE")
     if isinstance(err, OSError) and "Consistency check failed" in str(err):
@@ -280,9 +280,9 @@ def read_card(path: Path) -> dict:
 def paper_links(text: str) -> list[str]:
     import re
 
-    found = re.findall(r"https?://(?:arxiv\.org/(?:abs|pdf)/[0-9.]+(?:v\d+)?|(?:www\.)?aclanthology\.org/[\w.-]+"
-                       r"|(?:dx\.)?doi\.org/[^\s)\]>]+)", text or "")
-    return list(dict.fromkeys(found))
+    found = re.findall(r"https?://(?:arxiv\.org/(?:abs|pdf)/(?:\d{4}\.\d{4,5}|[a-z-]+/\d{7})(?:v\d+)?"
+                       r"|(?:www\.)?aclanthology\.org/[\w.-]+|(?:dx\.)?doi\.org/[^\s)\]>]+)", text or "")
+    return list(dict.fromkeys(link.rstrip(".,;:") for link in found))
 
 
 def claim_of(result) -> dict | None:

@@ -318,3 +318,27 @@ def test_claims_imported_without_an_evaluation_are_not_verifiable_yet(live, regc
     exported = author("export", "author/tiny@1.0.0", "--model-card", "--json").json()
     assert [(c["metric"], c["measured"], c["verdict"]) for c in exported["claims"]] == [
         ("params", None, "not verifiable yet"), ("tensors", None, "not verifiable yet")]
+
+
+def test_pull_honours_the_hub_cache_and_offline_mode(live, regctl_as, hub, tmp_path):
+    standin = hub()
+    alice = on_hub(regctl_as("alice"), standin, tmp_path / "hf-alice")
+    folder = tmp_path / "minilm"
+    assert alice("init", folder, "--from-hf", MINILM, "--name", "alice/minilm").code == 0
+    assert alice("push", folder).code == 0
+    bob = on_hub(regctl_as("bob"), standin, tmp_path / "hf-bob")
+    assert bob("pull", "alice/minilm@1.0.0", "-o", tmp_path / "first").code == 0
+
+    standin.stop()
+    bob.env["HF_HUB_OFFLINE"] = "1"
+    again = bob("pull", "alice/minilm@1.0.0", "-o", tmp_path / "second", "--json")
+    assert again.code == 0, again.stderr  # from the Hub cache the other tools share
+    assert again.json()["bytes_downloaded"] == 0
+    assert sha256_of(tmp_path / "second" / "model.safetensors") == f"sha256:{MINILM_WEIGHTS_SHA256}"
+
+    carol = on_hub(regctl_as("carol"), standin, tmp_path / "hf-carol")
+    carol.env["HF_HUB_OFFLINE"] = "1"
+    offline = carol("pull", "alice/minilm@1.0.0", "-o", tmp_path / "third")
+    assert offline.code == 5, offline.stderr
+    assert "not in the Hub cache" in offline.stderr
+    assert not (tmp_path / "third" / "model.safetensors").exists()
