@@ -163,3 +163,30 @@ def test_a_quarantined_blob_is_kept_aside_and_no_longer_served(store):
     store.quarantine(digest)
     commit_bytes(store, "d", data)
     assert b"".join(store.read(digest)) == data  # a second quarantine does not clash with the first
+
+
+def test_a_blob_set_aside_is_not_served_and_is_put_back_or_dropped(store):
+    data = b"garbage candidate" * 1000
+    digest = commit_bytes(store, "a", data)
+    assert store.set_aside(digest_of(b"absent")) is None
+    place = store.set_aside(digest)
+    assert place and not store.exists(digest) and list(store.digests()) == []
+    store.put_back(digest, place)
+    assert b"".join(store.read(digest)) == data
+
+    place = store.set_aside(digest)
+    commit_bytes(store, "b", data)  # a concurrent upload committed its own copy meanwhile: that one stays
+    store.put_back(digest, place)
+    assert b"".join(store.read(digest)) == data
+
+    place = store.set_aside(digest)
+    store.drop(place)
+    assert not store.exists(digest)
+    with pytest.raises(ValueError):
+        store.drop("/etc/passwd" if isinstance(store, LocalBlobStore) else "s3://elsewhere/key")
+
+
+def test_stale_uploads_are_those_not_written_for_a_while(store):
+    store.append("fresh", 0, [b"bytes"])
+    assert list(store.stale_uploads(3600)) == []
+    assert list(store.stale_uploads(-1)) == ["fresh"]
