@@ -23,6 +23,9 @@ OFFSET_DIGITS = 20
 SPOOL_BYTES = 8 << 20
 #: S3's smallest part (all but the last) of a multipart upload or copy
 MIN_PART_BYTES = 5 << 20
+#: the largest object one CopyObject request may copy; larger ones are copied in parts of COPY_PART_BYTES
+MAX_SINGLE_COPY_BYTES = 5 << 30
+COPY_PART_BYTES = 1 << 30
 
 
 def _client(endpoint_url: str | None):
@@ -164,10 +167,21 @@ class S3BlobStore(BlobStore):
         if not segments:  # an empty file: no byte was ever appended
             self.client.put_object(Bucket=self.bucket, Key=target, Body=b"")
         elif len(segments) == 1:  # one server-side copy (multipart for large objects): atomic for readers
-            self.client.copy({"Bucket": self.bucket, "Key": segments[0][2]}, self.bucket, target)
+            self._copy(segments[0][2], target, segments[0][1])
         else:
             self._concatenate(segments, target)
         self.discard(upload_id)
+
+    def _copy(self, source: str, target: str, size: int) -> None:
+        """A server-side copy: one request up to 5 GiB, else a multipart copy in large parts."""
+        if size <= MAX_SINGLE_COPY_BYTES:
+            self.client.copy_object(CopySource={"Bucket": self.bucket, "Key": source}, Bucket=self.bucket, Key=target)
+            return
+        from boto3.s3.transfer import TransferConfig
+
+        self.client.copy({"Bucket": self.bucket, "Key": source}, self.bucket, target,
+                         Config=TransferConfig(multipart_threshold=MAX_SINGLE_COPY_BYTES,
+                                               multipart_chunksize=COPY_PART_BYTES))
 
     def _concatenate(self, segments: list[tuple[int, int, str]], target: str) -> None:
         """Join segments into one object: server-side when S3 allows it (every segment but the last at least
@@ -208,26 +222,28 @@ class S3BlobStore(BlobStore):
     def quarantine(self, digest: str) -> str:
         """Raises FileNotFoundError when the blob is absent."""
         source = self._blob_key(digest)
-        if self._head(source) is None:
+        head = self._head(source)
+        if head is None:
             raise FileNotFoundError(self.location(source))
         target = f"{self.prefix}quarantine/sha256/{digest.partition(':')[2]}.{datetime.now(UTC):%Y%m%dT%H%M%S.%fZ}"
-        self.client.copy({"Bucket": self.bucket, "Key": source}, self.bucket, target)
+        self._copy(source, target, head["ContentLength"])
         self.client.delete_object(Bucket=self.bucket, Key=source)
         return self.location(target)
 
     def set_aside(self, digest: str) -> str | None:
         source = self._blob_key(digest)
-        if self._head(source) is None:
+        head = self._head(source)
+        if head is None:
             return None
         target = f"{self.prefix}trash/{digest.partition(':')[2]}.{datetime.now(UTC):%Y%m%dT%H%M%S.%fZ}"
-        self.client.copy({"Bucket": self.bucket, "Key": source}, self.bucket, target)
+        self._copy(source, target, head["ContentLength"])
         self.client.delete_object(Bucket=self.bucket, Key=source)
         return self.location(target)
 
     def put_back(self, digest: str, place: str) -> None:
         key = self._trash_key(place)
         if self._head(self._blob_key(digest)) is None:
-            self.client.copy({"Bucket": self.bucket, "Key": key}, self.bucket, self._blob_key(digest))
+            self._copy(key, self._blob_key(digest), self._head(key)["ContentLength"])
         self.client.delete_object(Bucket=self.bucket, Key=key)
 
     def drop(self, place: str) -> None:
