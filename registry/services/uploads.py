@@ -95,16 +95,19 @@ def upload_state(ctx: RegistryContext, upload: UploadSession) -> dict:
     complete = upload.completed_at is not None
     offset = upload.size if complete else ctx.blobs.upload_offset(upload.id)
     state = {"id": upload.id, "digest": upload.digest, "size": upload.size, "offset": offset, "complete": complete}
-    if offers_multipart(ctx, upload):  # send the bytes straight to the object store (see services.multipart)
+    if offers_multipart(ctx, upload, offset):  # send the bytes straight to the object store (services.multipart)
         part_size = ctx.settings.multipart_part_bytes
         state["multipart"] = {"part_size": part_size, "parts": -(-upload.size // part_size)}
     return state
 
 
-def offers_multipart(ctx: RegistryContext, upload: UploadSession) -> bool:
-    """Whether an upload's bytes should go straight to the object store, in parts, rather than through us."""
-    return (ctx.blobs.supports_presigning and upload.completed_at is None
-            and upload.size >= ctx.settings.multipart_threshold_bytes)
+def offers_multipart(ctx: RegistryContext, upload: UploadSession, offset: int | None = None) -> bool:
+    """Whether an upload's bytes should go straight to the object store, in parts, rather than through us: large
+    ones, unless bytes of it already came through us (it resumes from there)."""
+    if not (ctx.blobs.supports_presigning and upload.completed_at is None
+            and upload.size >= ctx.settings.multipart_threshold_bytes):
+        return False
+    return (ctx.blobs.upload_offset(upload.id) if offset is None else offset) == 0
 
 
 def _open_upload(session: Session, user: User, size: int, **match) -> UploadSession | None:
