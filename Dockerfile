@@ -2,6 +2,10 @@
 # Configure with REGISTRY_DATABASE_URL (PostgreSQL), REGISTRY_BLOB_DIR (a mounted volume), REGISTRY_JOBS=celery
 # and REGISTRY_BROKER_URL, and the limits in README. Reference workers run the same image with
 # `registry worker --url ... --token ... [--gpu MODEL]`.
+# Blobs in S3 instead of the volume: REGISTRY_STORAGE=s3, REGISTRY_S3_BUCKET, REGISTRY_S3_PREFIX, and for an
+# S3-compatible store REGISTRY_S3_ENDPOINT_URL; credentials come from boto3's usual chain (an instance or task
+# role, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in the container's environment), never from the registry.
+# Run `registry storage gc` and `registry storage fsck --sample N` from cron with the same image and settings.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
