@@ -72,6 +72,20 @@ class Interrupted(RegctlError):
     exit_code = EXIT_INTERRUPTED
 
 
+class InsufficientScope(AuthError):
+    """The token lacks the scope the request needs; ``details["needed"]`` names it, and so does the message."""
+
+    def __init__(self, message: str, code: str | None = None, details: dict | None = None):
+        needed = (details or {}).get("needed")
+        if needed and needed not in message:
+            message = f"{message} (the scope needed is {needed})"
+        super().__init__(message, code=code, details=details)
+
+
+class TokenExpired(AuthError):
+    """The token has expired: create a new one and log in with it."""
+
+
 class UploadOffsetMismatch(Conflict):
     """The registry holds a different number of bytes of an upload than we assumed; resume from its offset."""
 
@@ -86,6 +100,8 @@ SERVER_CODES: dict[str, type[RegctlError]] = {
     "INVALID_RANGE": IntegrityError,
     "TOKEN_IN_URL": UsageError,
     "UNAUTHORIZED": AuthError,
+    "TOKEN_EXPIRED": TokenExpired,
+    "INSUFFICIENT_SCOPE": InsufficientScope,
     "FORBIDDEN": AuthError,
     "NOT_FOUND": NotFound,
     "METHOD_NOT_ALLOWED": UsageError,

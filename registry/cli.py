@@ -356,14 +356,22 @@ def tokens():
 @tokens.command("create")
 @click.argument("user")
 @click.option("--description", default=None, help="What the token is for.")
-def tokens_create(user: str, description: str | None):
+@click.option("--scope", "scopes", multiple=True, metavar="SCOPE",
+              help="What the token may do (repeat for several): read, push:NAMESPACE (push:* for every namespace "
+                   "of the user), verify (reports, keys, jobs, a worker's leases) or admin. Default: admin (full "
+                   "power, as tokens made before scopes).")
+@click.option("--expires", default=None, metavar="DURATION",
+              help="Refuse the token after this long: e.g. 90m, 12h, 30d, 2w. Default: never (until revoked).")
+def tokens_create(user: str, description: str | None, scopes: tuple[str, ...], expires: str | None):
     """Create a token for USER; the token is the only line printed on stdout."""
-    from reproreg.services.auth import create_token, get_user
+    from reproreg.services.auth import create_token, get_user, parse_expiry
 
     with _sessions() as sessions, unit_of_work(sessions) as session:
-        token, secret = _run(lambda: create_token(session, get_user(session, user), description))
+        token, secret = _run(lambda: create_token(session, get_user(session, user), description, list(scopes),
+                                                  parse_expiry(expires)))
     click.echo(secret)  # only once it is stored
-    click.echo(f"token id {token.id} for {user}; it is shown only now", err=True)
+    until = f", expires {token.expires_at:%Y-%m-%d %H:%M} UTC" if token.expires_at else ""
+    click.echo(f"token id {token.id} for {user} (scope {token.scopes}{until}); it is shown only now", err=True)
 
 
 @tokens.command("list")
@@ -374,7 +382,9 @@ def tokens_list(user: str):
     with _sessions() as sessions, unit_of_work(sessions) as session:
         for token in _run(lambda: list_tokens(session, get_user(session, user))):
             state = f"revoked {token.revoked_at:%Y-%m-%d}" if token.revoked_at else "active"
-            click.echo(f"{token.id}\t{token.display_prefix}…\t{state}\t{token.description or ''}")
+            if token.expires_at and not token.revoked_at:
+                state += f" until {token.expires_at:%Y-%m-%d %H:%M}"
+            click.echo(f"{token.id}\t{token.display_prefix}…\t{state}\t{token.scopes}\t{token.description or ''}")
 
 
 @tokens.command("revoke")
@@ -386,6 +396,60 @@ def tokens_revoke(token_id: int):
     with _sessions() as sessions, unit_of_work(sessions) as session:
         _run(lambda: revoke_token(session, token_id))
     click.echo(f"token {token_id} revoked", err=True)
+
+
+@main.group()
+def audit():
+    """The audit log: one hash chain of every change of state."""
+
+
+@audit.command("verify")
+@click.option("--head", "heads", multiple=True, metavar="SEQ:HASH",
+              help="A head printed by an earlier run, kept elsewhere: check that the entry is still there unchanged "
+                   "(the chain alone cannot show entries cut off its end).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object on stdout.")
+def audit_verify(heads: tuple[str, ...], as_json: bool):
+    """Recompute the audit log's hash chain from its first entry and report the first break.
+
+    Prints the number of entries and the head (SEQ:HASH; keep it elsewhere to check later with --head).
+
+    \b
+    Exit codes:
+      0  the chain is intact (and every --head is in it)
+      3  the chain is broken (an entry altered, deleted or reordered), or a --head is not in it
+      1  the check could not run (configuration, database); 2 usage error
+    """
+    import json
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from reproreg.services.audit import contains_head, verify_chain
+
+    expected = []
+    for head in heads:
+        seq, _, digest = head.partition(":")
+        if not seq.isdigit() or len(digest) != 64:
+            raise click.BadParameter(f"{head!r} is not SEQ:HASH (as printed by 'registry audit verify')",
+                                     param_hint="--head")
+        expected.append((int(seq), digest.lower()))
+    try:
+        with _sessions() as sessions, unit_of_work(sessions) as session:
+            report = verify_chain(session)
+            lost = [f"{seq}:{digest}" for seq, digest in expected if not contains_head(session, seq, digest)]
+    except SQLAlchemyError as err:
+        detail = getattr(err, "orig", None) or err
+        raise click.ClickException(f"the database could not be read: {detail}") from None
+    if as_json:
+        click.echo(json.dumps({**report.to_dict(), "missing_heads": lost}, indent=2))
+    elif report.intact:
+        click.echo(f"intact: {report.entries} entries, head {report.head_seq}:{report.head_hash}")
+    else:
+        found = report.break_at
+        click.echo(f"broken at entry {found['seq']} (row id {found['id']}, {found['action']} {found['subject']}): "
+                   f"{found['problem']}; the {report.entries - 1} entries before it are intact")
+    for head in lost:
+        click.echo(f"missing head {head}: the entry is gone or changed (the log was cut short or rewritten)")
+    sys.exit(0 if report.intact and not lost else 3)
 
 
 @main.command()

@@ -8,12 +8,32 @@ from flask_smorest import Api
 
 from reproreg.errors import RegistryError
 from reproreg.request_scope import current_registry, db_session
-from reproreg.services.auth import authenticate, record_use, use_is_stale
+from reproreg.services.auth import ADMIN, READ, VERIFY, authenticate, record_use, require_scope, use_is_stale
 from reproreg.unit_of_work import unit_of_work
 from reproreg_schemas.errors import ErrorEnvelopeSchema
 
 #: query parameters that would put a secret into URLs (and so into logs and browser history)
 TOKEN_QUERY_PARAMETERS = ("token", "access_token", "api_key", "apikey", "auth")
+#: the scope a token needs for each endpoint that changes state (``push:{namespace}`` is filled in from the URL;
+#: ``push:*`` is any push scope). Reading (GET, HEAD, OPTIONS) needs ``read``, which every scope includes; a
+#: writing endpoint missing from this table needs ``admin``, so a new endpoint is closed until it is listed here.
+WRITE_SCOPES: dict[str, str] = {
+    "artifacts.VersionView": "push:{namespace}",
+    "artifacts.YankView": "push:{namespace}",
+    "blobs.MissingBlobs": "push:*",
+    "blobs.ProbeFingerprints": "push:*",
+    "blobs.BlobBatch": "push:*",
+    "blobs.Uploads": "push:*",
+    "blobs.Upload": "push:*",
+    "verifications.KeyChallenges": VERIFY,
+    "verifications.Keys": VERIFY,
+    "verifications.Verifications": VERIFY,
+    "jobs.RequestJob": VERIFY,
+    "jobs.Lease": VERIFY,
+    "jobs.Heartbeat": VERIFY,
+    "jobs.Fail": VERIFY,
+    "workers.Worker": VERIFY,
+}
 #: how deeply a JSON request body may nest; deeper bodies are refused before any schema sees them
 MAX_JSON_DEPTH = 64
 
@@ -32,9 +52,10 @@ def register_api(app: Flask) -> Api:
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
     api = RegistryApi(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}})
-    from reproreg.api import artifacts, blobs, jobs, users, venues, verifications, workers
+    from reproreg.api import artifacts, blobs, jobs, links, users, venues, verifications, workers
 
-    blueprints = (users.blp, blobs.blp, artifacts.blp, verifications.blp, jobs.blp, venues.blp, workers.blp)
+    blueprints = (users.blp, blobs.blp, artifacts.blp, verifications.blp, jobs.blp, venues.blp, workers.blp,
+                  links.blp)
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
     names = {blueprint.name for blueprint in blueprints}
@@ -124,9 +145,20 @@ def authenticate_request() -> None:
                             "<token>' instead, and revoke a token that was put in a URL", parameters=leaked)
     token = authenticate(db_session(), request.headers.get("Authorization"))
     g.user = token.user if token is not None else None
+    require_scope(token, needed_scope())
     if token is not None and use_is_stale(token):
         with unit_of_work(current_registry().sessions) as session:
             record_use(session, token.id)
+
+
+def needed_scope() -> str:
+    """The scope this request needs (see WRITE_SCOPES)."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return READ
+    needed = WRITE_SCOPES.get(request.endpoint or "", ADMIN)
+    if "{namespace}" in needed:
+        needed = needed.replace("{namespace}", (request.view_args or {}).get("namespace", "*"))
+    return needed
 
 
 def private_when_authenticated(response):

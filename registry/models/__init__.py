@@ -12,6 +12,7 @@ from reproreg.models.artifacts import (
 from reproreg.models.audit import AuditEvent
 from reproreg.models.base import Base
 from reproreg.models.jobs import VerificationJob
+from reproreg.models.links import VersionLink
 from reproreg.models.storage import MultipartUpload
 from reproreg.models.uploads import UploadSession
 from reproreg.models.users import ApiToken, Namespace, User
@@ -26,4 +27,5 @@ __all__ = [
     "Namespace", "ReferenceWorker", "SigningKey", "UploadSession", "User", "Venue", "VenueMember",
     "Verification", "VerificationJob", "Version", "VersionFile",
     "VersionState",
+    "VersionLink",
 ]

@@ -29,6 +29,11 @@ class ApiToken(TimestampMixin, Base):
     description: Mapped[str | None] = mapped_column(String(200))
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: what the token may do, space separated: ``read``, ``push:<namespace>``, ``verify``, ``admin`` (everything;
+    #: the scope of tokens made before scopes existed and of tokens made without one)
+    scopes: Mapped[str] = mapped_column(String(500), default="admin", server_default="admin")
+    #: refused from this moment on; None: until revoked
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship(back_populates="tokens")
 

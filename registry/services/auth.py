@@ -4,6 +4,7 @@ ones; only their SHA-256 is stored."""
 import hashlib
 import re
 import secrets
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -54,14 +55,87 @@ def get_user(session: Session, name: str) -> User:
     return user
 
 
-def create_token(session: Session, user: User, description: str | None = None) -> tuple[ApiToken, str]:
-    """Return the stored token row and the secret, which is never stored or shown again."""
+# --- scopes -----------------------------------------------------------------------------------------------
+#: everything; the scope of a token made without one (and of every token made before scopes existed)
+ADMIN = "admin"
+#: reading what the token's user may read; every scope includes it
+READ = "read"
+#: submitting verification reports, registering signing keys, requesting jobs, and a worker's leases
+VERIFY = "verify"
+#: ``push:<namespace>``: uploading blobs and publishing or yanking versions in that namespace (``push:*``: in any
+#: namespace the user may push into)
+PUSH = "push"
+ANY_NAMESPACE = "*"
+SCOPE_RE = re.compile(r"^(?:read|verify|admin|push:(?:\*|[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?))$")
+DURATION_RE = re.compile(r"^([1-9][0-9]{0,5})([mhdw])$")
+DURATION_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+
+
+def parse_scopes(scopes: list[str] | tuple[str, ...] | None) -> list[str]:
+    """Validated, de-duplicated scopes in the order given; none given: ``admin`` (full power)."""
+    if not scopes:
+        return [ADMIN]
+    wrong = [scope for scope in scopes if not SCOPE_RE.match(scope)]
+    if wrong:
+        raise RegistryError("VALIDATION_ERROR", f"unknown scope {wrong[0]!r}: use read, verify, admin or "
+                            "push:<namespace> (push:* for every namespace the user may push into)",
+                            field="scope", scopes=wrong)
+    return list(dict.fromkeys(scopes))
+
+
+def parse_expiry(text: str | None, now: datetime | None = None) -> datetime | None:
+    """``30d`` (minutes m, hours h, days d, weeks w) from now; None for no expiry."""
+    if text is None or text.strip().lower() in ("", "never"):
+        return None
+    match = DURATION_RE.match(text.strip().lower())
+    if not match:
+        raise RegistryError("VALIDATION_ERROR", f"expiry {text!r} must be a whole number of minutes, hours, days "
+                            "or weeks, e.g. 90m, 12h, 30d, 2w (or 'never')", field="expires")
+    return (now or utcnow()) + int(match.group(1)) * DURATION_UNITS[match.group(2)]
+
+
+def token_scopes(token: ApiToken) -> list[str]:
+    return (token.scopes or ADMIN).split()
+
+
+def allows(scopes: list[str], needed: str) -> bool:
+    """Whether a token of ``scopes`` may do what needs ``needed`` (``read``, ``verify``, ``admin``,
+    ``push:<namespace>``, or ``push:*``: any push scope, for what is not in one namespace, such as uploads)."""
+    if ADMIN in scopes or needed == READ:
+        return True
+    if needed.startswith(f"{PUSH}:"):
+        namespace = needed.partition(":")[2]
+        return any(scope == f"{PUSH}:{ANY_NAMESPACE}" or (scope.startswith(f"{PUSH}:") and namespace == ANY_NAMESPACE)
+                   or scope == needed for scope in scopes)
+    return needed in scopes
+
+
+def require_scope(token: ApiToken | None, needed: str) -> None:
+    """Refuse with INSUFFICIENT_SCOPE, naming the scope needed, when the token does not grant ``needed``. Requests
+    without a token are left to the rules of what they ask (most writes need a user)."""
+    if token is None:
+        return
+    scopes = token_scopes(token)
+    if not allows(scopes, needed):
+        wanted = "a push scope ('push:<namespace>' or 'push:*')" if needed == f"{PUSH}:{ANY_NAMESPACE}" else f"the scope {needed!r}"
+        raise RegistryError("INSUFFICIENT_SCOPE", f"this token lacks {wanted} (it has "
+                            f"{' '.join(scopes)}); create one with 'registry tokens create {token.user.name} "
+                            f"--scope {needed.replace(ANY_NAMESPACE, token.user.name)}'", needed=needed,
+                            granted=scopes)
+
+
+def create_token(session: Session, user: User, description: str | None = None, scopes: list[str] | None = None,
+                 expires_at: datetime | None = None) -> tuple[ApiToken, str]:
+    """Return the stored token row and the secret, which is never stored or shown again. Without ``scopes`` the
+    token has full power (``admin``), as tokens had before scopes existed."""
+    granted = parse_scopes(scopes)
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(user_id=user.id, token_hash=hash_token(secret), display_prefix=secret[:10],
-                     description=description)
+                     description=description, scopes=" ".join(granted), expires_at=expires_at)
     session.add(token)
     session.flush()
-    audit.record(session, user, "token.create", user.name, token_id=token.id)
+    audit.record(session, user, "token.create", user.name, token_id=token.id, scopes=granted,
+                 expires_at=expires_at.isoformat() if expires_at else None)
     return token, secret
 
 
@@ -103,6 +177,10 @@ def authenticate(session: Session, authorization: str | None) -> ApiToken | None
     token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(secret)))
     if token is None or token.revoked_at is not None:
         raise RegistryError("UNAUTHORIZED", "the token is unknown or revoked; run 'regctl login' with a valid one")
+    if token.expires_at is not None and token.expires_at <= utcnow():
+        raise RegistryError("TOKEN_EXPIRED", f"the token expired on {token.expires_at:%Y-%m-%d %H:%M} UTC; create a "
+                            "new one with 'registry tokens create' and run 'regctl login' with it",
+                            expired_at=token.expires_at.isoformat())
     return token
 
 
