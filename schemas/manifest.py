@@ -25,7 +25,7 @@ from reproreg_schemas.names import (
     validate_semver,
     validate_venue_slug,
 )
-from reproreg_schemas.vocabulary import Visibility, values
+from reproreg_schemas.vocabulary import LinkType, Visibility, values
 
 MANIFEST_VERSION = 1
 
@@ -88,6 +88,17 @@ class ComputeSchema(Schema):
     #: absent unless given, so that manifests written before it existed keep their canonical form
     hours = FiniteFloat(allow_none=True, validate=validate.Range(min=0))
     gpu_hours = FiniteFloat(load_default=None, allow_none=True, validate=validate.Range(min=0))
+    # for the CO2e estimate (reproreg_schemas.carbon); each absent unless given, so older manifests keep their digest
+    #: energy the hardware drew over the whole training, if measured (else power_w x hours is used)
+    energy_kwh = FiniteFloat(allow_none=True, validate=validate.Range(min=0))
+    #: average power the hardware drew, all devices together (e.g. 8 x 300 W TDP = 2400)
+    power_w = FiniteFloat(allow_none=True, validate=validate.Range(min=0, min_inclusive=False))
+    #: power usage effectiveness of the data centre (1.0: no overhead counted)
+    pue = FiniteFloat(allow_none=True, validate=validate.Range(min=1, max=5))
+    #: where it ran, e.g. a cloud region or a country code (shown; the intensity is what the estimate uses)
+    region = fields.String(allow_none=True, validate=[validate.Length(min=1, max=100), validate_one_line])
+    #: grams of CO2e per kWh of the grid that powered it
+    carbon_intensity_g_per_kwh = FiniteFloat(allow_none=True, validate=validate.Range(min=0, max=2000))
 
     @validates_schema
     def _one_duration(self, data, **kwargs):
@@ -139,6 +150,29 @@ class EthicsSchema(Schema):
     detector = fields.String(load_default=None, allow_none=True, validate=validate_full_name)
 
 
+class LinkSchema(Schema):
+    """A typed link from this version to another artifact, e.g. ``{type: detector-for, target: alice/gpt-small}``:
+    shown on both artifacts' pages."""
+
+    type = fields.String(required=True, validate=validate.OneOf(values(LinkType), error="link type must be one of "
+                                                                                        "{choices}"))
+    target = fields.String(required=True, validate=validate_full_name)
+
+
+def link_errors(name: str | None, links: list[dict]) -> dict:
+    """A link to the version's own artifact, or the same link twice, is a mistake."""
+    errors: dict = {}
+    seen: set[tuple[str, str]] = set()
+    for index, link in enumerate(links):
+        key = (link["type"], link["target"])
+        if link["target"] == name:
+            errors[index] = {"target": ["a version cannot link to its own artifact"]}
+        elif key in seen:
+            errors[index] = {"target": [f"the {link['type']} link to {link['target']} is listed twice"]}
+        seen.add(key)
+    return errors
+
+
 class ReleaseSchema(Schema):
     visibility = fields.String(load_default=Visibility.PUBLIC.value, validate=validate.OneOf(
         values(Visibility), error="visibility must be one of {choices}"))
@@ -157,6 +191,14 @@ class _VersionMetadataSchema(Schema):
     claims = fields.List(fields.Nested(ClaimSchema), load_default=list)
     evaluation = fields.Nested(EvaluationSpecSchema, load_default=None, allow_none=True)
     ethics = fields.Nested(EthicsSchema, load_default=None, allow_none=True)
+    #: absent unless given, so that manifests written before links existed keep their digest
+    links = fields.List(fields.Nested(LinkSchema), validate=validate.Length(max=100))
+
+    @validates_schema
+    def _valid_links(self, data, **kwargs):
+        errors = link_errors(data.get("name"), data.get("links") or [])
+        if errors:
+            raise ValidationError({"links": errors})
 
     @validates_schema
     def _unique_claims(self, data, **kwargs):

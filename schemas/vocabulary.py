@@ -112,3 +112,12 @@ class JobState(StrEnum):
 
 #: the states a job never leaves
 JOB_END_STATES = (JobState.SUCCEEDED, JobState.FAILED, JobState.ERROR)
+
+
+class LinkType(StrEnum):
+    """How a version relates to another artifact (``links`` in the manifest); each is shown on both sides."""
+
+    DETECTOR_FOR = "detector-for"
+    FINE_TUNED_FROM = "fine-tuned-from"
+    TRAINED_ON = "trained-on"
+    SUPERSEDES = "supersedes"

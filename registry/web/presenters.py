@@ -171,3 +171,13 @@ def _yaml_value(value) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_yaml_value(item) for item in value) + "]"
     return str(value)
+
+
+def compute_view(compute: dict | None) -> dict | None:
+    """Training compute for the page: the CO2e estimate with its inputs and formula, and what each reuse avoids."""
+    from reproreg_schemas.carbon import avoided_per_reuse, estimate
+
+    found = estimate(compute)
+    if found is None:
+        return None
+    return {**found, "avoided": avoided_per_reuse(compute)}

@@ -122,7 +122,21 @@ def version_page(namespace, name, reference):
         checklist=_checklist(version),
         badge_src=url_for("web.version_badge", namespace=namespace, name=name, version=version.version,
                           ext="svg"),
-        badge_url=urls.badge_url(base, artifact.full_name, version.version))
+        badge_url=urls.badge_url(base, artifact.full_name, version.version),
+        **_accountable_records(session, artifact, version))
+
+
+def _accountable_records(session, artifact, version) -> dict:
+    """The version's typed links (both ways), the artifact's public audit log, and its training compute."""
+    from reproreg.services import audit, links
+    from reproreg.web.presenters import compute_view
+
+    user = viewer()
+    return {"links": {"outgoing": links.outgoing(session, user, artifact, version),
+                      "incoming": links.incoming(session, user, artifact)},
+            "audit_log": audit.artifact_log(session, artifact.full_name, limit=50),
+            "audit_api": urls.api_url(public_base(), f"/artifacts/{artifact.full_name}/audit"),
+            "carbon": compute_view((version.training or {}).get("compute"))}
 
 
 def _checklist(version):
