@@ -24,19 +24,33 @@ PUBLIC_DETAIL_KEYS = frozenset({"digest", "visibility", "old", "new", "reason", 
 
 def record(session: Session, actor: User | None, action: str, subject: str, **details) -> AuditEvent:
     """Append an audit event to the chain, in the caller's transaction (it commits with the change it
-    describes)."""
-    _lock_chain(session)
-    head = session.execute(select(AuditEvent.seq, AuditEvent.entry_hash)
-                           .order_by(AuditEvent.seq.desc()).limit(1)).first()
-    seq, prev = (head.seq + 1, head.entry_hash) if head else (1, GENESIS_HASH)
+    describes). Like ``session.add`` it flushes nothing of the caller's: rows the caller added are written (and
+    their constraints checked) at the caller's own flush, as before the chain existed."""
+    with session.no_autoflush:
+        _lock_chain(session)
+        seq, prev = _head(session)
     now = utcnow()
     event = AuditEvent(actor_id=actor.id if actor else None, action=action, subject=subject, details=details,
                        created_at=now, seq=seq, prev_hash=prev,
                        entry_hash=entry_hash(seq, chain_time(now), actor.name if actor else None, action, subject,
                                              details_digest(details), prev))
     session.add(event)
-    session.flush()  # the next append in this transaction reads this one as the head
+    session.info[_LAST_APPENDED] = (session.get_transaction(), event)
     return event
+
+
+#: the entry this transaction appended last (not flushed yet, perhaps): the head the next append follows
+_LAST_APPENDED = "audit_last_appended"
+
+
+def _head(session: Session) -> tuple[int, str]:
+    """The next place in the chain and the hash it follows; called with the chain locked."""
+    transaction, event = session.info.get(_LAST_APPENDED, (None, None))
+    if event is not None and transaction is session.get_transaction() and event in session:
+        return event.seq + 1, event.entry_hash
+    head = session.execute(select(AuditEvent.seq, AuditEvent.entry_hash)
+                           .order_by(AuditEvent.seq.desc()).limit(1)).first()
+    return (head.seq + 1, head.entry_hash) if head else (1, GENESIS_HASH)
 
 
 def _lock_chain(session: Session) -> None:

@@ -239,3 +239,26 @@ def test_hidden_details_still_chain(app):
                       entry["details_sha256"], entry["prev_hash"]) == entry["entry_hash"]
     with unit_of_work(registry.sessions) as session:
         assert artifact_log(session, "alice/x_") == [] and artifact_log(session, "alice") == []
+
+
+def test_appends_in_one_transaction_chain_without_flushing_the_callers_rows(app):
+    """record() is like session.add: a row the caller added is written, and its constraints checked, at the
+    caller's own flush (so the caller's 'taken meanwhile' handling still sees the conflict there)."""
+    from sqlalchemy.exc import IntegrityError
+
+    from reproreg.models import User
+
+    registry = app.extensions["registry"]
+    with unit_of_work(registry.sessions) as session:
+        session.add(User(name="carol"))
+    with pytest.raises(IntegrityError), unit_of_work(registry.sessions) as session:
+        session.add(User(name="carol"))
+        first = audit.record(session, None, "test.one", "carol")
+        second = audit.record(session, None, "test.two", "carol")
+        assert (first.seq, second.seq, second.prev_hash) == (1, 2, first.entry_hash)
+        session.flush()
+    with unit_of_work(registry.sessions) as session:
+        for action in ("test.three", "test.four"):
+            audit.record(session, None, action, "carol")
+    report = check(registry)
+    assert report.intact and report.entries == 2, report.break_at
