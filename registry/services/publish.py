@@ -19,7 +19,7 @@ from reproreg.models import (
     VersionFile,
 )
 from reproreg.models.base import utcnow
-from reproreg.services import audit
+from reproreg.services import audit, badge_states
 from reproreg.services.access import find_artifact, readable_artifact, split_name, writable_namespace
 from reproreg.services.uploads import blob_sizes, held_digests
 from reproreg.services.versions import resolve_version
@@ -54,6 +54,7 @@ def _publish_once(ctx: RegistryContext, session: Session, user: User, namespace_
         if existing is not None:
             row = _republish(session, user, artifact, existing, digest, visibility)
             _link_mirrored(session, user, row, manifest["files"])
+            badge_states.refresh_artifact(session, artifact)
             return row, False
     held = _check_blobs(session, user, manifest["files"])
     training_config = _parse_training_config(ctx, manifest, held)
@@ -68,6 +69,7 @@ def _publish_once(ctx: RegistryContext, session: Session, user: User, namespace_
     row = _insert_version(session, user, artifact, manifest, digest, training_config, held)
     audit.record(session, user, "version.publish", f"{full_name}@{version}", digest=digest)
     session.flush()
+    badge_states.refresh_artifact(session, artifact)
     return row, True
 
 
@@ -218,5 +220,6 @@ def yank(session: Session, user: User | None, full_name: str, reference: str, re
         row.yank_reason = reason
         audit.record(session, user, "version.yank", f"{full_name}@{row.version}", digest=row.digest,
                      reason=reason)
+        badge_states.refresh_artifact(session, artifact)
     return row
 
