@@ -117,7 +117,8 @@ def require_scope(token: ApiToken | None, needed: str) -> None:
         return
     scopes = token_scopes(token)
     if not allows(scopes, needed):
-        wanted = "a push scope ('push:<namespace>' or 'push:*')" if needed == f"{PUSH}:{ANY_NAMESPACE}" else f"the scope {needed!r}"
+        wanted = "a push scope ('push:<namespace>' or 'push:*')" if needed == f"{PUSH}:{ANY_NAMESPACE}" \
+            else f"the scope {needed!r}"
         raise RegistryError("INSUFFICIENT_SCOPE", f"this token lacks {wanted} (it has "
                             f"{' '.join(scopes)}); create one with 'registry tokens create {token.user.name} "
                             f"--scope {needed.replace(ANY_NAMESPACE, token.user.name)}'", needed=needed,
