@@ -176,6 +176,7 @@ def seed(session: Session, artifacts: int = 10_000, versions_per_artifact: int =
                         (ChecklistAnswer, answer_rows), (Verification, verification_rows),
                         (VersionState, state_rows)):
         _insert(session, model, rows)
+    _fill_search_vectors(session, version_id)
     _advance_sequences(session)
     return Seeded(artifacts, len(version_rows), venue, venue_entries)
 
@@ -186,6 +187,13 @@ def _verification(vid: int, version_id: int, verifier: int, key_id: str, outcome
             "signature": f"seed-signature-{vid}", "nonce": f"seed-nonce-{vid}", "digest": f"sha256:{version_id:064x}",
             "outcome": outcome, "sandbox": "none", "hardware": "seeded", "accelerator_used": "cpu",
             "report": {"seeded": True}, "created_at": now}
+
+
+def _fill_search_vectors(session: Session, after_version_id: int) -> None:
+    """The stored tsvector of each seeded version's search text (PostgreSQL only), as badge_states writes it."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("UPDATE version_states SET search_vector = to_tsvector('simple', search_text) "
+                             "WHERE version_id > :after"), {"after": after_version_id})
 
 
 def _advance_sequences(session: Session) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 import reproreg.models.base  # noqa: F401  (custom column types)
 
@@ -51,6 +52,7 @@ def upgrade() -> None:
     sa.Column('community', sa.JSON(), nullable=False),
     sa.Column('metrics', sa.JSON(), nullable=False),
     sa.Column('search_text', sa.Text(), nullable=False),
+    sa.Column('search_vector', postgresql.TSVECTOR().with_variant(sa.Text(), 'sqlite'), nullable=True),
     sa.Column('updated_at', reproreg.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['artifact_id'], ['artifacts.id'], name=op.f('fk_version_states_artifact_id_artifacts')),
     sa.ForeignKeyConstraint(['version_id'], ['versions.id'], name=op.f('fk_version_states_version_id_versions')),
@@ -62,15 +64,17 @@ def upgrade() -> None:
     for table, name, columns in INDEXES:
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.create_index(name, columns, unique=False)
-    if op.get_bind().dialect.name == 'postgresql':  # full-text search; SQLite searches with LIKE
-        op.execute("CREATE INDEX ix_version_states_search_text_fts ON version_states "
-                   "USING gin (to_tsvector('simple', search_text))")
+    op.create_index('ix_claims_version_id_lower_metric', 'claims', ['version_id', sa.text('lower(metric)')],
+                    unique=False)
+    # full-text search on PostgreSQL; SQLite searches search_text with LIKE (search_vector stays NULL there)
+    op.create_index('ix_version_states_search_vector', 'version_states', ['search_vector'], unique=False,
+                    postgresql_using='gin')
     # existing versions get their states from `registry states refresh` (it needs the badge rules and storage)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == 'postgresql':
-        op.execute("DROP INDEX ix_version_states_search_text_fts")
+    op.drop_index('ix_version_states_search_vector', table_name='version_states', postgresql_using='gin')
+    op.drop_index('ix_claims_version_id_lower_metric', table_name='claims')
     for table, name, _ in reversed(INDEXES):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.drop_index(name)

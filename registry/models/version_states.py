@@ -7,7 +7,8 @@ the models describe the same schema."""
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, func, literal_column, text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from reproreg.models.artifacts import Artifact, Claim, Version, VersionFile
@@ -19,10 +20,9 @@ class VersionState(Base):
 
     __tablename__ = "version_states"
     __table_args__ = (
-        # full-text search over search_text, on PostgreSQL only (SQLite searches with LIKE)
-        Index("ix_version_states_search_text_fts",
-              func.to_tsvector(literal_column("'simple'::regconfig"), text("search_text")),
-              postgresql_using="gin").ddl_if(dialect="postgresql"),
+        # full-text search over search_vector on PostgreSQL (on SQLite, which searches search_text with LIKE, the
+        # column stays NULL and its index is a plain one)
+        Index("ix_version_states_search_vector", "search_vector", postgresql_using="gin"),
     )
 
     version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"), primary_key=True)
@@ -53,6 +53,9 @@ class VersionState(Base):
     metrics: Mapped[list] = mapped_column(JSON, default=list)
     #: lower-case words of the name, title, paper, venue and metric names, for search
     search_text: Mapped[str] = mapped_column(Text, default="")
+    #: on PostgreSQL, search_text as a tsvector ('simple' configuration), stored so that a search matches each
+    #: row without parsing its text again; written with search_text (reproreg.services.badge_states), NULL on SQLite
+    search_vector: Mapped[str | None] = mapped_column(TSVECTOR().with_variant(Text(), "sqlite"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -64,4 +67,6 @@ Index("ix_versions_venue_artifact_id", Version.venue, Version.artifact_id)
 Index("ix_version_files_version_id_blob_digest", VersionFile.version_id, VersionFile.blob_digest)
 Index("ix_version_files_blob_digest_version_id", VersionFile.blob_digest, VersionFile.version_id)
 Index("ix_claims_version_id_metric", Claim.version_id, Claim.metric)
+# the metric filter compares lower(metric): an index on it also gives the planner its statistics
+Index("ix_claims_version_id_lower_metric", Claim.version_id, func.lower(Claim.metric))
 Index("ix_artifacts_visibility", Artifact.visibility)

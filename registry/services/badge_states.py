@@ -12,7 +12,7 @@ that find a stored copy unsound). Pages never ``stat`` storage to show a badge.
 import re
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import func, literal_column, select
 from sqlalchemy.orm import Session
 
 from reproreg.models import (
@@ -136,15 +136,26 @@ def refresh(session: Session, version: Version) -> VersionState:
     states = compute(session, version)
     if row is None:
         row = VersionState(version_id=version.id, artifact_id=version.artifact_id, revision=1, latest=False,
-                           rank=0, updated_at=utcnow(), **states)
+                           rank=0, updated_at=utcnow(), search_vector=search_vector(session, states["search_text"]),
+                           **states)
         session.add(row)
     elif any(getattr(row, column) != states[column] for column in STATE_COLUMNS):
+        if row.search_text != states["search_text"]:
+            row.search_vector = search_vector(session, states["search_text"])
         for column, value in states.items():
             setattr(row, column, value)
         row.revision += 1
         row.updated_at = utcnow()
     session.flush()
     return row
+
+
+def search_vector(session: Session, search_text: str):
+    """What ``version_states.search_vector`` holds for ``search_text``: its tsvector on PostgreSQL (computed by the
+    database as the row is written), None elsewhere."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    return func.to_tsvector(literal_column("'simple'::regconfig"), search_text)
 
 
 def refresh_artifact(session: Session, artifact: Artifact) -> None:

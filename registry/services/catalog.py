@@ -12,7 +12,8 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, exists, func, literal_column, select, tuple_
+from sqlalchemy import and_, bindparam, exists, func, literal_column, select, tuple_
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from reproreg.context import RegistryContext
@@ -22,7 +23,7 @@ from reproreg.services.access import readable_artifact_filter
 from reproreg.services.badge_states import words
 from reproreg.services.badges import states_document
 from reproreg_schemas.names import DIGEST_PREFIX, DIGEST_RE, LATEST
-from reproreg_schemas.vocabulary import ReproducedState
+from reproreg_schemas.vocabulary import PUBLIC_VISIBILITIES, ReproducedState
 
 PAGE_SIZE = 50
 VENUE_PAGE_SIZE = 100
@@ -50,7 +51,7 @@ class Page:
     entries: list[dict] = field(default_factory=list)
     #: the cursor of the next page, None on the last one
     next_cursor: str | None = None
-    #: how many entries match in all (when counted)
+    #: how many entries match in all; None when not counted, or when more than COUNT_CAP match
     total: int | None = None
 
 
@@ -92,11 +93,21 @@ def state_condition(state: str | None):
     return STATE_CONDITIONS[state]()
 
 
+#: the stored states a listing shows (never the search text, nor its vector)
+LISTED_STATES = ("revision", "rank", "yanked", "available", "functional", "reproduced", "reproduced_state",
+                 "checklist", "checklist_state", "checklist_answered", "checklist_items", "claims", "trusted",
+                 "held", "failed", "latest_trusted_id", "community", "metrics")
+#: matching entries are counted up to this many; beyond it a listing says "more than COUNT_CAP" (counting every
+#: match of a broad search would cost more than finding the page itself)
+COUNT_CAP = 10_000
+
+
 def _listing(user: User | None):
-    """Readable versions with their names and stored states: one row per version, no further queries."""
+    """Readable versions with their names and stored states: one row per version of plain columns (no ORM objects
+    to build), no further queries."""
     return (select(Namespace.name.label("namespace"), Artifact.name.label("artifact"), Version.id,
                    Version.version, Version.digest, Version.title, Version.venue, Version.published_at,
-                   Version.license, VersionState)
+                   Version.license, *(getattr(VersionState, column) for column in LISTED_STATES))
             .select_from(Version)
             .join(Artifact, Artifact.id == Version.artifact_id)
             .join(Namespace, Namespace.id == Artifact.namespace_id)
@@ -104,11 +115,24 @@ def _listing(user: User | None):
             .where(readable_artifact_filter(user)))
 
 
+def _count(session: Session, user: User | None, conditions: list, versions: bool, states: bool) -> int | None:
+    """How many readable versions meet ``conditions``, joining only the tables they name (``versions``,
+    ``states``); None when more than COUNT_CAP do."""
+    if states:
+        query = select(VersionState.version_id).join(Artifact, Artifact.id == VersionState.artifact_id)
+        if versions:
+            query = query.join(Version, Version.id == VersionState.version_id)
+    else:
+        query = select(Version.id).join(Artifact, Artifact.id == Version.artifact_id)
+    query = query.where(readable_artifact_filter(user), *conditions).limit(COUNT_CAP + 1)
+    found = session.scalar(select(func.count()).select_from(query.subquery()))
+    return found if found <= COUNT_CAP else None
+
+
 def entry(row) -> dict:
-    states = row.VersionState
-    return {**states_document(f"{row.namespace}/{row.artifact}", row.version, row.digest, states),
+    return {**states_document(f"{row.namespace}/{row.artifact}", row.version, row.digest, row),
             "title": row.title, "venue": row.venue, "published_at": row.published_at, "license": row.license,
-            "metrics": list(states.metrics or [])}
+            "metrics": list(row.metrics or [])}
 
 
 def _text_condition(session: Session, text: str):
@@ -118,7 +142,7 @@ def _text_condition(session: Session, text: str):
     if session.get_bind().dialect.name == "postgresql":
         config = literal_column("'simple'::regconfig")
         query = " & ".join(f"{word}:*" for word in wanted)  # \w+ words: nothing a tsquery would read as syntax
-        return func.to_tsvector(config, VersionState.search_text).op("@@")(func.to_tsquery(config, query))
+        return VersionState.search_vector.op("@@")(func.to_tsquery(config, query))
     return and_(*(VersionState.search_text.like(f"%{word}%") for word in wanted))
 
 
@@ -130,14 +154,14 @@ def search(ctx: RegistryContext, session: Session, user: User | None, text: str 
     for condition in (_text_condition(session, text) if text.strip() else None, state_condition(state)):
         if condition is not None:
             conditions.append(condition)
+    if metric:
+        conditions.append(exists().where(Claim.version_id == VersionState.version_id,
+                                         func.lower(Claim.metric) == metric.strip().lower()))
     if venue:
         conditions.append(Version.venue == venue)
-    if metric:
-        conditions.append(exists().where(Claim.version_id == Version.id,
-                                         func.lower(Claim.metric) == metric.strip().lower()))
-    query = _listing(user).where(*conditions)
-    total = session.scalar(select(func.count()).select_from(query.with_only_columns(Version.id).subquery()))
     after = decode_cursor(cursor, (str, str))
+    total = _count(session, user, conditions, versions=bool(venue), states=True)
+    query = _listing(user).where(*conditions)
     if after is not None:
         query = query.where(tuple_(Namespace.name, Artifact.name) > tuple_(*after))
     rows = session.execute(query.order_by(Namespace.name, Artifact.name).limit(size + 1)).all()
@@ -165,15 +189,17 @@ def venue_entries(ctx: RegistryContext, session: Session, user: User | None, slu
     """A page of the versions naming the venue that ``user`` may read: by artifact name, newest version first."""
     size = page_size(limit, VENUE_PAGE_SIZE)
     query = _venue_query(user, slug, state)
-    total = session.scalar(select(func.count()).select_from(query.with_only_columns(Version.id).subquery()))
+    condition = state_condition(state)
     after = decode_cursor(cursor, (str, str, int))
+    total = _count(session, user, [Version.venue == slug, *([] if condition is None else [condition])],
+                   versions=True, states=condition is not None)
     if after is not None:
         query = query.where(tuple_(*VENUE_ORDER) > tuple_(*after))
     rows = session.execute(query.order_by(*VENUE_ORDER).limit(size + 1)).all()
     following = None
     if len(rows) > size:
         last = rows[size - 1]
-        following = encode_cursor([last.namespace, last.artifact, last.VersionState.rank])
+        following = encode_cursor([last.namespace, last.artifact, last.rank])
     return Page([entry(row) for row in rows[:size]], following, total)
 
 
@@ -206,3 +232,54 @@ def badge_lookup(session: Session, user: User | None, namespace: str, name: str,
     else:
         query = query.where(Version.version == reference)
     return session.execute(query.limit(1)).first()
+
+
+#: what a badge needs of a version: its id and revision (the ETag) and the states a badge is drawn from
+BADGE_STATES = ("revision", "yanked", "available", "functional", "reproduced", "reproduced_state",
+                "checklist_state")
+
+
+def _public_badge_queries() -> dict[str, object]:
+    """One Core statement per kind of reference (latest, a digest, a version) over the tables themselves, built
+    once: no ORM entity, nothing to compile again per request."""
+    namespaces, artifacts = Namespace.__table__, Artifact.__table__
+    versions, states = Version.__table__, VersionState.__table__
+    base = (select(versions.c.id, *(states.c[column] for column in BADGE_STATES))
+            .select_from(versions.join(artifacts, artifacts.c.id == versions.c.artifact_id)
+                         .join(namespaces, namespaces.c.id == artifacts.c.namespace_id)
+                         .join(states, states.c.version_id == versions.c.id))
+            .where(namespaces.c.name == bindparam("namespace"), artifacts.c.name == bindparam("name"),
+                   artifacts.c.visibility.in_([str(v) for v in PUBLIC_VISIBILITIES])))
+    return {"latest": base.where(states.c.latest.is_(True)).limit(1),
+            "digest": base.where(versions.c.digest == bindparam("reference")).limit(1),
+            "version": base.where(versions.c.version == bindparam("reference")).limit(1)}
+
+
+_PUBLIC_BADGE_QUERIES = _public_badge_queries()
+_readers: dict[Engine, Engine] = {}
+
+
+def _reader(engine: Engine) -> Engine:
+    """``engine`` in autocommit: a single SELECT needs no transaction of its own (no BEGIN, no ROLLBACK)."""
+    reader = _readers.get(engine)
+    if reader is None:
+        reader = _readers[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return reader
+
+
+def public_badge_lookup(engine: Engine, namespace: str, name: str, reference: str | None):
+    """:func:`badge_lookup` for an anonymous reader, as one indexed SELECT on its own connection (no session, no
+    transaction, no ORM): the row's ``id``, ``revision`` and the states in BADGE_STATES, or None when the version is
+    unknown or not public."""
+    if reference in (None, "", LATEST):
+        kind = "latest"
+    elif reference.lower().startswith(DIGEST_PREFIX):
+        if not DIGEST_RE.fullmatch(reference):
+            return None
+        kind = "digest"
+    else:
+        kind = "version"
+    parameters = {"namespace": namespace, "name": name} if kind == "latest" else \
+        {"namespace": namespace, "name": name, "reference": reference}
+    with _reader(engine).connect() as connection:
+        return connection.execute(_PUBLIC_BADGE_QUERIES[kind], parameters).first()

@@ -1,5 +1,7 @@
 """Badge images: a flat SVG (in the style of shields.io) and the shields.io "endpoint" JSON."""
 
+import json
+from functools import lru_cache
 from xml.sax.saxutils import escape
 
 from reproreg_schemas.vocabulary import BadgeKind, ChecklistState, ReproducedState
@@ -82,3 +84,16 @@ def endpoint_json(view: dict) -> dict:
     """The shields.io endpoint format (schemaVersion 1)."""
     return {"schemaVersion": 1, "label": view["label"], "message": view["message"], "color": view["color"],
             "cacheSeconds": 300}
+
+
+#: the stored states a badge is drawn from, in the order :func:`drawn` takes them
+DRAWN_FROM = ("yanked", "available", "functional", "reproduced", "reproduced_state", "checklist_state")
+
+
+@lru_cache(maxsize=512)
+def drawn(states: tuple | None, kind: BadgeKind, ext: str) -> bytes:
+    """The body of one badge (``ext`` svg or json) for the states in DRAWN_FROM (None: unknown), drawn once per
+    combination of states and kept: there are only a few hundred."""
+    view = badge(None if states is None else dict(zip(DRAWN_FROM, states, strict=True)), kind)
+    text = svg(view) if ext == "svg" else json.dumps(endpoint_json(view))
+    return text.encode()
