@@ -12,7 +12,7 @@ from reproreg.request_scope import current_registry, db_session
 from reproreg.services import catalog, venues
 from reproreg.services.access import readable_artifact
 from reproreg.services.auth import authenticate
-from reproreg.services.badges import badge_states, states_document
+from reproreg.services.badges import badge_states
 from reproreg.services.catalog import badge_lookup
 from reproreg.services.verifications import verification_document, verifications_of
 from reproreg.services.versions import artifact_document, resolve_version, training_config_text
@@ -82,7 +82,7 @@ def home():
     return render_template("home.html", args=args, searching=searching, results=page.entries, total=page.total,
                            next_url=next_url, error=error,
                            recent=[] if searching else catalog.recent(ctx, session, user),
-                           states=list(catalog.STATE_FILTERS))
+                           states=list(catalog.STATE_FILTERS), count_cap=catalog.COUNT_CAP)
 
 
 @bp.get("/<namespace:namespace>/<name>")
@@ -177,7 +177,7 @@ def venue_page(slug):
                        cursor=page.next_cursor) if page.next_cursor else None
     return render_template("venue.html", slug=slug, venue=venue, members=venues.members(venue) if venue else [],
                            entries=page.entries, total=page.total, state=state, error=error, next_url=next_url,
-                           states=list(catalog.STATE_FILTERS))
+                           states=list(catalog.STATE_FILTERS), count_cap=catalog.COUNT_CAP)
 
 
 @bp.get("/venues/<slug>.<any(csv, json):ext>")
@@ -224,6 +224,8 @@ def _badge_row(namespace, name, reference):
     """The version's stored states (with its revision), or None for anything unknown or not visible: a grey
     badge, never an error or a leak. One indexed query."""
     try:
+        if not request.headers.get("Authorization"):  # anonymous: no session, no token lookup, no transaction
+            return catalog.public_badge_lookup(current_registry().engine, namespace, name, reference)
         return badge_lookup(db_session(), viewer(), namespace, name, reference)
     except RegistryError:
         return None
@@ -253,20 +255,15 @@ def _badge_response(namespace, name, reference, ext):
     if refusal is not None:
         return refusal
     row = _badge_row(namespace, name, reference)
-    tag = f"{BADGE_ETAG_FORMAT}.{row.id}.{row.VersionState.revision}" if row is not None else \
-        f"{BADGE_ETAG_FORMAT}.unknown"
+    tag = f"{BADGE_ETAG_FORMAT}.{row.id}.{row.revision}" if row is not None else f"{BADGE_ETAG_FORMAT}.unknown"
     tag = f"{tag}.{kind}.{ext}"
     cache = "private, no-store" if request.headers.get("Authorization") else f"public, max-age={BADGE_CACHE_SECONDS}"
     if request.if_none_match.contains(tag):
         response = Response(status=304)
     else:
-        states = None if row is None else states_document(
-            f"{row.namespace}/{row.artifact}", row.version, row.digest, row.VersionState)
-        view = badges.badge(states, kind)
-        if ext == "svg":
-            response = Response(badges.svg(view), mimetype="image/svg+xml")
-        else:
-            response = Response(json.dumps(badges.endpoint_json(view)), mimetype="application/json")
+        states = None if row is None else tuple(getattr(row, column) for column in badges.DRAWN_FROM)
+        response = Response(badges.drawn(states, kind, ext),
+                            mimetype="image/svg+xml" if ext == "svg" else "application/json")
     response.set_etag(tag)
     response.headers["Cache-Control"] = cache
     return response
