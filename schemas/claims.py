@@ -8,6 +8,7 @@ from marshmallow import ValidationError, fields, post_dump, validate, validates_
 from reproreg_schemas.messages import Schema
 from reproreg_schemas.names import validate_multi_line, validate_one_line
 from reproreg_schemas.units import exact_number
+from reproreg_schemas.vocabulary import ClaimKind, values
 
 TOLERANCE_KINDS = ("abs", "rel", "min", "max")
 
@@ -73,6 +74,8 @@ class ClaimSchema(Schema):
     #: the hardware the claimed value was measured on ("A100-80GB"); absent unless given, so that manifests written
     #: before it existed keep their canonical form (and their digest)
     hardware = fields.String(allow_none=True, validate=[validate.Length(min=1, max=300), validate_one_line])
+    #: what the claim measures when not plain accuracy (``bias``: e.g. a StereoSet score); absent unless given
+    kind = fields.String(validate=validate.OneOf(values(ClaimKind), error="claim kind must be one of {choices}"))
 
     @post_dump
     def _without_unnamed_hardware(self, data, **kwargs):

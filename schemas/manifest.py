@@ -9,7 +9,7 @@ import hashlib
 import re
 
 import rfc8785
-from marshmallow import ValidationError, fields, post_dump, validate, validates_schema
+from marshmallow import ValidationError, fields, post_dump, post_load, validate, validates_schema
 
 from reproreg_schemas.checklist import ChecklistField
 from reproreg_schemas.claims import ClaimSchema, FiniteFloat, validate_unique_claims
@@ -25,7 +25,7 @@ from reproreg_schemas.names import (
     validate_semver,
     validate_venue_slug,
 )
-from reproreg_schemas.vocabulary import LinkType, Visibility, values
+from reproreg_schemas.vocabulary import STAGE_ORDER, LinkType, ReleaseRisk, ReleaseStage, Visibility, values
 
 MANIFEST_VERSION = 1
 
@@ -173,9 +173,39 @@ def link_errors(name: str | None, links: list[dict]) -> dict:
     return errors
 
 
+class PlanStepSchema(Schema):
+    """One step of a staged release: the artifact reaches ``stage`` on ``on`` (a date, UTC midnight)."""
+
+    stage = fields.String(required=True, validate=validate.OneOf(
+        [stage.value for stage in STAGE_ORDER[1:]], error="a plan step's stage must be one of {choices}"))
+    on = fields.Date(required=True)
+
+
 class ReleaseSchema(Schema):
+    """``release`` in regctl.yaml (not part of the manifest, so it never changes a digest). ``visibility`` is the
+    older spelling of ``stage`` (private or public); ``stage``, ``plan``, ``risk`` and ``generative`` are absent
+    unless given. After loading, ``visibility`` always holds the stage asked for."""
+
     visibility = fields.String(load_default=Visibility.PUBLIC.value, validate=validate.OneOf(
-        values(Visibility), error="visibility must be one of {choices}"))
+        values(ReleaseStage), error="visibility must be one of {choices}"))
+    stage = fields.String(validate=validate.OneOf(values(ReleaseStage), error="stage must be one of {choices}"))
+    plan = fields.List(fields.Nested(PlanStepSchema), validate=validate.Length(max=len(STAGE_ORDER)))
+    risk = fields.String(validate=validate.OneOf(values(ReleaseRisk), error="risk must be one of {choices}"))
+    generative = fields.Boolean()
+
+    @validates_schema
+    def _plan_moves_forward(self, data, **kwargs):
+        plan = data.get("plan") or []
+        order = [STAGE_ORDER.index(step["stage"]) for step in plan]
+        if order != sorted(set(order)) or [s["on"] for s in plan] != sorted({s["on"] for s in plan}):
+            raise ValidationError("a plan lists each stage once, each later than the one before, on later dates",
+                                  field_name="plan")
+
+    @post_load
+    def _stage_is_visibility(self, data, **kwargs):
+        if "stage" in data:
+            data["visibility"] = data["stage"]
+        return data
 
 
 class _VersionMetadataSchema(Schema):

@@ -88,6 +88,41 @@ class Visibility(StrEnum):
 PUBLIC_VISIBILITIES = (Visibility.PUBLIC,)
 
 
+class ReleaseStage(StrEnum):
+    """How far an artifact is released, in order: its owner only, anonymous review links, metadata public with files
+    to approved requesters, everyone. ``Visibility`` is the older spelling of its first and last stages."""
+
+    PRIVATE = "private"
+    REVIEW = "review"
+    GATED = "gated"
+    PUBLIC = "public"
+
+
+#: the stages in the order a release moves through them
+STAGE_ORDER = (ReleaseStage.PRIVATE, ReleaseStage.REVIEW, ReleaseStage.GATED, ReleaseStage.PUBLIC)
+#: stages whose metadata, claims and verifications anyone may read (files: see reproreg.services.access)
+METADATA_PUBLIC_STAGES = (ReleaseStage.GATED, ReleaseStage.PUBLIC)
+
+
+class ReleaseRisk(StrEnum):
+    """The author's (or a venue chair's) assessment of an artifact's risk; high puts it behind the ethics gate."""
+
+    NORMAL = "normal"
+    HIGH = "high"
+
+
+class AccessRequestState(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+
+
+class ClaimKind(StrEnum):
+    """What a claim measures, when it is not plain accuracy (``kind`` in a claim)."""
+
+    BIAS = "bias"
+
+
 class Accelerator(StrEnum):
     """What an evaluation runs on, and what a reference worker offers."""
 

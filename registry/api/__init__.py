@@ -33,6 +33,14 @@ WRITE_SCOPES: dict[str, str] = {
     "jobs.Heartbeat": VERIFY,
     "jobs.Fail": VERIFY,
     "workers.Worker": VERIFY,
+    "release.Release": "push:{namespace}",
+    "release.Pause": "push:{namespace}",
+    "release.Resume": "push:{namespace}",
+    "release.Advance": "push:{namespace}",
+    "release.ReviewLinks": "push:{namespace}",
+    "release.ReviewLinkView": "push:{namespace}",
+    "release.AccessRequests": READ,
+    "release.Decide": "push:{namespace}",
 }
 #: how deeply a JSON request body may nest; deeper bodies are refused before any schema sees them
 MAX_JSON_DEPTH = 64
@@ -53,9 +61,10 @@ def register_api(app: Flask) -> Api:
     api = RegistryApi(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}})
     from reproreg.api import artifacts, blobs, jobs, links, users, venues, verifications, workers
+    from reproreg.api import release as releasing
 
     blueprints = (users.blp, blobs.blp, artifacts.blp, verifications.blp, jobs.blp, venues.blp, workers.blp,
-                  links.blp)
+                  links.blp, releasing.blp)
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
     names = {blueprint.name for blueprint in blueprints}

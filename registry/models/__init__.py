@@ -13,6 +13,7 @@ from reproreg.models.audit import AuditEvent
 from reproreg.models.base import Base
 from reproreg.models.jobs import VerificationJob
 from reproreg.models.links import VersionLink
+from reproreg.models.release import AccessRequest, ReleasePlanStep, ReviewLink, ReviewLinkUse
 from reproreg.models.storage import MultipartUpload
 from reproreg.models.uploads import UploadSession
 from reproreg.models.users import ApiToken, Namespace, User
@@ -28,4 +29,5 @@ __all__ = [
     "Verification", "VerificationJob", "Version", "VersionFile",
     "VersionState",
     "VersionLink",
+    "AccessRequest", "ReleasePlanStep", "ReviewLink", "ReviewLinkUse",
 ]

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from reproreg.models.base import Base, TimestampMixin, UTCDateTime
@@ -24,7 +24,17 @@ class Artifact(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     namespace_id: Mapped[int] = mapped_column(ForeignKey("namespaces.id"), index=True)
     name: Mapped[str] = mapped_column(String(100))
+    #: the release stage (private, review, gated, public: reproreg_schemas.vocabulary.ReleaseStage); the column keeps
+    #: its older name, whose two values (private, public) are the first and last stages
     visibility: Mapped[str] = mapped_column(String(16), default="public")
+    #: the release risk (normal, high) and whether it generates content, as the author or a venue chair set them
+    risk: Mapped[str | None] = mapped_column(String(16))
+    generative: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: a paused staged release: when, and the public reason; ``release_blocked``: what the ethics gate last found
+    #: missing when a scheduled step could not be taken
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    pause_reason: Mapped[str | None] = mapped_column(String(1000))
+    release_blocked: Mapped[list | None] = mapped_column(JSON)
 
     namespace: Mapped[Namespace] = relationship()
     versions: Mapped[list["Version"]] = relationship(back_populates="artifact")
@@ -32,6 +42,10 @@ class Artifact(TimestampMixin, Base):
     @property
     def full_name(self) -> str:
         return f"{self.namespace.name}/{self.name}"
+
+    @property
+    def stage(self) -> str:
+        return self.visibility
 
 
 class Version(Base):
@@ -97,6 +111,8 @@ class Claim(Base):
     n_runs: Mapped[int | None] = mapped_column(Integer)
     #: the hardware the claimed value was measured on, as the author named it ("A100-80GB")
     hardware: Mapped[str | None] = mapped_column(String(300))
+    #: what the claim measures when not plain accuracy ("bias"), as the manifest says
+    kind: Mapped[str | None] = mapped_column(String(16))
 
 
 class ChecklistAnswer(Base):

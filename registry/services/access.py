@@ -1,11 +1,25 @@
-"""Who may see and change what. Visibility is consulted here and nowhere else."""
+"""Who may see and change what. The release stage is consulted here and nowhere else.
+
+Two questions, one place: who may *read* an artifact (its pages, documents, claims, verifications, badges, and
+its place in search, venue listings and exports), and who may *fetch* its files' bytes.
+
+| stage   | read                             | fetch files                                |
+| ------- | -------------------------------- | ------------------------------------------ |
+| private | the owner                        | the owner                                  |
+| review  | the owner (+ review links)       | the owner (+ review links)                 |
+| gated   | everyone                         | the owner, users whose request is approved |
+| public  | everyone                         | everyone                                   |
+
+A review link reaches one version through its own routes (``/review/<secret>``), anonymised; it is honoured at
+every stage but private (see reproreg.services.review_links).
+"""
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from reproreg.errors import RegistryError
-from reproreg.models import Artifact, Namespace, User
-from reproreg_schemas.vocabulary import PUBLIC_VISIBILITIES
+from reproreg.models import AccessRequest, Artifact, Namespace, User
+from reproreg_schemas.vocabulary import METADATA_PUBLIC_STAGES, AccessRequestState, ReleaseStage
 
 
 def owns_namespace(user: User | None, namespace: Namespace) -> bool:
@@ -13,12 +27,36 @@ def owns_namespace(user: User | None, namespace: Namespace) -> bool:
 
 
 def can_read(user: User | None, artifact: Artifact) -> bool:
-    return artifact.visibility in PUBLIC_VISIBILITIES or owns_namespace(user, artifact.namespace)
+    return artifact.visibility in METADATA_PUBLIC_STAGES or owns_namespace(user, artifact.namespace)
+
+
+def can_fetch(session: Session, user: User | None, artifact: Artifact) -> bool:
+    """Whether ``user`` may download the artifact's files (see the table above)."""
+    if artifact.visibility == ReleaseStage.PUBLIC or owns_namespace(user, artifact.namespace):
+        return True
+    return artifact.visibility == ReleaseStage.GATED and user is not None and approved(session, user, artifact)
+
+
+def approved(session: Session, user: User, artifact: Artifact) -> bool:
+    return session.scalar(select(AccessRequest.id).where(
+        AccessRequest.artifact_id == artifact.id, AccessRequest.requester_id == user.id,
+        AccessRequest.state == AccessRequestState.APPROVED).limit(1)) is not None
+
+
+def fetchable_artifact(session: Session, user: User | None, full_name: str) -> Artifact:
+    """The artifact if ``user`` may fetch its files. Unreadable: NOT_FOUND, as for reading; readable but gated:
+    ACCESS_REQUIRED, which says how to ask."""
+    artifact = readable_artifact(session, user, full_name)
+    if not can_fetch(session, user, artifact):
+        raise RegistryError("ACCESS_REQUIRED", f"{full_name} is gated: its files are given to users whose request "
+                            f"the owner approved; ask with: regctl access request {full_name} --purpose '...'",
+                            name=full_name)
+    return artifact
 
 
 def readable_artifact_filter(user: User | None):
     """A SQL condition equal to :func:`can_read`, for queries over many artifacts."""
-    condition = Artifact.visibility.in_(PUBLIC_VISIBILITIES)
+    condition = Artifact.visibility.in_([str(stage) for stage in METADATA_PUBLIC_STAGES])
     if user is not None:
         owned = select(Namespace.id).where(Namespace.owner_id == user.id)
         condition = condition | Artifact.namespace_id.in_(owned)

@@ -19,7 +19,7 @@ from reproreg.models import (
     VersionFile,
 )
 from reproreg.models.base import utcnow
-from reproreg.services import audit, badge_states
+from reproreg.services import audit, badge_states, release
 from reproreg.services.access import find_artifact, readable_artifact, split_name, writable_namespace
 from reproreg.services.uploads import blob_sizes, held_digests
 from reproreg.services.versions import resolve_version
@@ -102,10 +102,8 @@ def _republish(session: Session, user: User, artifact: Artifact, existing: Versi
 
 
 def _set_visibility(session: Session, user: User, artifact: Artifact, visibility: str) -> None:
-    if artifact.visibility != visibility:
-        audit.record(session, user, "artifact.visibility", artifact.full_name,
-                     old=artifact.visibility, new=visibility)
-        artifact.visibility = visibility
+    """``visibility`` is the release stage asked for; raising it passes the ethics gate (reproreg.services.release)."""
+    release.set_stage(session, user, artifact, visibility, why="publish")
 
 
 def _check_blobs(session: Session, user: User, files: list[dict]) -> set[str]:
@@ -195,7 +193,7 @@ def _insert_version(session: Session, user: User, artifact: Artifact, manifest: 
                     for entry in manifest["files"])
     session.add_all(Claim(version_id=row.id, position=index, metric=claim["metric"], value=claim["value"],
                           dataset=claim["dataset"], tolerance=claim["tolerance"], std=claim.get("std"),
-                          n_runs=claim.get("n_runs"), hardware=claim.get("hardware"))
+                          n_runs=claim.get("n_runs"), hardware=claim.get("hardware"), kind=claim.get("kind"))
                     for index, claim in enumerate(manifest["claims"]))
     session.add_all(ChecklistAnswer(version_id=row.id, item=item, answer=answer["answer"],
                                     justification=answer["justification"], evidence=answer.get("evidence"))

@@ -181,3 +181,13 @@ def compute_view(compute: dict | None) -> dict | None:
     if found is None:
         return None
     return {**found, "avoided": avoided_per_reuse(compute)}
+
+
+def release_view(document: dict, full_name: str, may_fetch: bool) -> dict:
+    """The release section of an artifact's and a version's page: stage, plan, pause (with its public reason), what
+    the ethics gate holds back, and for a gated artifact whose files the reader cannot fetch, how to ask."""
+    from reproreg.services.release import GATE_ITEMS
+
+    return {**document, "blocked_text": [GATE_ITEMS[item] for item in document.get("blocked") or []],
+            "request_command": None if may_fetch or document["stage"] != "gated"
+            else f"regctl access request {full_name} --purpose '...'"}

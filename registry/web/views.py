@@ -93,7 +93,16 @@ def artifact_page(namespace, name):
     latest = resolve_version(session, artifact, None) if document["latest"] else None
     return render_template("artifact.html", artifact=document,
                            latest=badge_states(current_registry(), session, latest) if latest else None,
-                           latest_title=latest.title if latest else None)
+                           latest_title=latest.title if latest else None, release=_release(session, artifact))
+
+
+def _release(session, artifact) -> dict:
+    from reproreg.services import release
+    from reproreg.services.access import can_fetch
+    from reproreg.web.presenters import release_view
+
+    return release_view(release.release_document(session, artifact), artifact.full_name,
+                        can_fetch(session, viewer(), artifact))
 
 
 @bp.get("/<namespace:namespace>/<name>/<reference>")
@@ -123,7 +132,7 @@ def version_page(namespace, name, reference):
         badge_src=url_for("web.version_badge", namespace=namespace, name=name, version=version.version,
                           ext="svg"),
         badge_url=urls.badge_url(base, artifact.full_name, version.version),
-        **_accountable_records(session, artifact, version))
+        release=_release(session, artifact), **_accountable_records(session, artifact, version))
 
 
 def _accountable_records(session, artifact, version) -> dict:

@@ -1,0 +1,202 @@
+"""Responsible release: an artifact's stage, plan, pause and risk; anonymous review links (and the routes their
+holders use); gated access requests and their decisions."""
+
+from flask import Response, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import fields, validate
+
+from reproreg import urls
+from reproreg.api import current_user
+from reproreg.api.blobs import presigned_download
+from reproreg.errors import RegistryError
+from reproreg.request_scope import current_registry, db_session
+from reproreg.services import access_requests, release, review_links
+from reproreg.services.access import readable_artifact
+from reproreg.unit_of_work import unit_of_work
+from reproreg_schemas.manifest import PlanStepSchema
+from reproreg_schemas.messages import Schema
+from reproreg_schemas.names import DIGEST_RE
+from reproreg_schemas.vocabulary import ReleaseRisk, ReleaseStage, values
+
+blp = Blueprint("release", __name__, url_prefix="/api/v1", description="Release stages, review links and access")
+
+
+def _base_url() -> str:
+    return urls.base_url(current_registry().settings.public_url, request.host_url)
+
+
+class ReleaseSettingsSchema(Schema):
+    stage = fields.String(validate=validate.OneOf(values(ReleaseStage)))
+    risk = fields.String(validate=validate.OneOf(values(ReleaseRisk)))
+    generative = fields.Boolean()
+    plan = fields.List(fields.Nested(PlanStepSchema), validate=validate.Length(max=4))
+
+
+class PauseSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class AdvanceSchema(Schema):
+    stage = fields.String(load_default=None, validate=validate.OneOf(values(ReleaseStage)))
+
+
+class ReviewLinkCreateSchema(Schema):
+    version = fields.String(load_default="latest", validate=validate.Length(min=1, max=200))
+    expires_days = fields.Integer(load_default=30, strict=True)
+
+
+class AccessRequestCreateSchema(Schema):
+    purpose = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+
+
+class DecisionSchema(Schema):
+    conditions = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=5000))
+
+
+@blp.route("/artifacts/<namespace>/<name>/release")
+class Release(MethodView):
+    def get(self, namespace, name):
+        """The artifact's release: stage, risk, plan, pause (with its public reason), what the gate lacks."""
+        session = db_session()
+        return release.release_document(session, readable_artifact(session, current_user(), f"{namespace}/{name}"))
+
+    @blp.arguments(ReleaseSettingsSchema)
+    def put(self, body, namespace, name):
+        """Set the risk (owner or venue chair), whether it is generative, the plan and the stage (owner)."""
+        session = db_session()
+        artifact = release.configure(session, current_user(), f"{namespace}/{name}", body)
+        return release.release_document(session, artifact)
+
+
+@blp.route("/artifacts/<namespace>/<name>/release/pause")
+class Pause(MethodView):
+    @blp.arguments(PauseSchema)
+    def post(self, body, namespace, name):
+        """Hold the release plan; the reason is shown on the artifact's page."""
+        session = db_session()
+        artifact = release.pause(session, current_user(), f"{namespace}/{name}", body["reason"])
+        return release.release_document(session, artifact)
+
+
+@blp.route("/artifacts/<namespace>/<name>/release/resume")
+class Resume(MethodView):
+    def post(self, namespace, name):
+        """Let the release plan continue."""
+        session = db_session()
+        return release.release_document(session, release.resume(session, current_user(), f"{namespace}/{name}"))
+
+
+@blp.route("/artifacts/<namespace>/<name>/release/advance")
+class Advance(MethodView):
+    @blp.arguments(AdvanceSchema)
+    def post(self, body, namespace, name):
+        """Advance early, to ``stage`` or the plan's next one (the ethics gate applies)."""
+        session = db_session()
+        artifact = release.advance(session, current_user(), f"{namespace}/{name}", body["stage"])
+        return release.release_document(session, artifact)
+
+
+@blp.route("/artifacts/<namespace>/<name>/review-links")
+class ReviewLinks(MethodView):
+    def get(self, namespace, name):
+        """The owner's review links with every use."""
+        links = review_links.links_of(db_session(), current_user(), f"{namespace}/{name}")
+        return {"links": [review_links.link_document(link) for link in links]}
+
+    @blp.arguments(ReviewLinkCreateSchema)
+    def post(self, body, namespace, name):
+        """Create an anonymous review link to one version; the secret URL is shown only now."""
+        link, secret = review_links.create(db_session(), current_user(), f"{namespace}/{name}", body["version"],
+                                           body["expires_days"])
+        return {**review_links.link_document(link), "url": f"{_base_url()}/review/{secret}", "secret": secret}, 201
+
+
+@blp.route("/artifacts/<namespace>/<name>/review-links/<int:link_id>")
+class ReviewLinkView(MethodView):
+    def delete(self, namespace, name, link_id):
+        """Revoke a review link."""
+        link = review_links.revoke(db_session(), current_user(), f"{namespace}/{name}", link_id)
+        return review_links.link_document(link)
+
+
+@blp.route("/artifacts/<namespace>/<name>/access-requests")
+class AccessRequests(MethodView):
+    def get(self, namespace, name):
+        """Every request (the owner) or one's own (anyone else)."""
+        rows = access_requests.requests_of(db_session(), current_user(), f"{namespace}/{name}")
+        return {"requests": [access_requests.request_document(row) for row in rows]}
+
+    @blp.arguments(AccessRequestCreateSchema)
+    def post(self, body, namespace, name):
+        """Ask for a gated artifact's files, saying why."""
+        row = access_requests.request_access(db_session(), current_user(), f"{namespace}/{name}", body["purpose"])
+        return access_requests.request_document(row), 201
+
+
+@blp.route("/artifacts/<namespace>/<name>/access-requests/<int:request_id>/<any(approve, deny):decision>")
+class Decide(MethodView):
+    @blp.arguments(DecisionSchema)
+    def post(self, body, namespace, name, request_id, decision):
+        """Approve (optionally with conditions) or deny a request."""
+        row = access_requests.decide(db_session(), current_user(), f"{namespace}/{name}", request_id,
+                                     decision == "approve", body["conditions"])
+        return access_requests.request_document(row)
+
+
+@blp.route("/review/<secret>")
+class ReviewVersion(MethodView):
+    def get(self, secret):
+        """The version a review link shows, anonymised (no account needed: the secret is the credential)."""
+        session = db_session()
+        link, version = review_links.holder_version(session, secret)
+        _record_use(link.id, "version document")
+        return review_links.review_document(link, version, _base_url(), secret)
+
+
+@blp.route("/review/<secret>/blobs/<digest>")
+class ReviewBlob(MethodView):
+    def get(self, secret, digest):
+        """A file of the review link's version (supports Range)."""
+        registry = current_registry()
+        session = db_session()
+        link, version = review_links.holder_version(session, secret)
+        if not DIGEST_RE.fullmatch(digest) or not review_links.holds_blob(version, digest):
+            raise RegistryError("NOT_FOUND", f"this version has no blob {digest}", digest=digest)
+        _record_use(link.id, f"file {digest}")
+        presigned = presigned_download(registry, digest)
+        if presigned is not None:
+            return presigned
+        size = registry.blobs.size(digest)
+        if size is None:
+            raise RegistryError("NOT_FOUND", f"blob {digest} is missing from storage", digest=digest)
+        start, stop, status = 0, size, 200
+        if request.range is not None:
+            bounds = request.range.range_for_length(size)
+            if bounds is None:
+                raise RegistryError("INVALID_RANGE", f"the range is not satisfiable for {size} bytes", size=size)
+            (start, stop), status = bounds, 206
+        response = Response(_limited(registry.blobs.read(digest, start), stop - start), status=status,
+                            mimetype="application/octet-stream", direct_passthrough=True)
+        response.content_length = stop - start
+        response.headers["Accept-Ranges"] = "bytes"
+        response.headers["X-Content-Digest"] = digest
+        response.headers["Cache-Control"] = "private, no-store"
+        if status == 206:
+            response.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
+        return response
+
+
+def _record_use(link_id: int, what: str) -> None:
+    """A GET reads only; the use of a review link is recorded in its own short transaction."""
+    with unit_of_work(current_registry().sessions) as writer:
+        review_links.record_use(writer, link_id, what)
+
+
+def _limited(chunks, length: int):
+    remaining = length
+    for chunk in chunks:
+        if remaining <= 0:
+            break
+        yield chunk[:remaining]
+        remaining -= len(chunk)
