@@ -238,11 +238,14 @@ class ApiClient:
                                        f"{_store_error(response)})", code="STORE_REFUSED",
                                        details={"status": response.status_code})
 
+    def blob_path(self, name: str, digest: str) -> str:
+        return f"/artifacts/{_quote_name(name)}/blobs/{digest}"
+
     def download_blob(self, name: str, digest: str, start: int = 0) -> requests.Response:
         """The blob's bytes from ``start``: from the registry, or from the object store it redirects to (a
         presigned URL, fetched without the registry's token)."""
         headers = {"Range": f"bytes={start}-"} if start else {}
-        response = self._request("GET", f"/artifacts/{_quote_name(name)}/blobs/{digest}", headers=headers,
+        response = self._request("GET", self.blob_path(name, digest), headers=headers,
                                  stream=True, allow_redirects=False)
         if response.status_code not in REDIRECT_STATUSES:
             return response
@@ -335,9 +338,64 @@ class ApiClient:
     def get_artifact(self, name: str) -> dict:
         return self._json("GET", f"/artifacts/{_quote_name(name)}")
 
+    # --- release stages, review links, access requests --------------------------------------------------
+    def release(self, name: str) -> dict:
+        return self._json("GET", f"/artifacts/{_quote_name(name)}/release")
+
+    def configure_release(self, name: str, settings: dict) -> dict:
+        return self._json("PUT", f"/artifacts/{_quote_name(name)}/release", json=settings)
+
+    def release_action(self, name: str, action: str, body: dict | None = None) -> dict:
+        return self._json("POST", f"/artifacts/{_quote_name(name)}/release/{action}", json=body or {},
+                          idempotent=True)
+
+    def create_review_link(self, name: str, version: str, days: int) -> dict:
+        return self._json("POST", f"/artifacts/{_quote_name(name)}/review-links",
+                          json={"version": version, "expires_days": days}, idempotent=False)
+
+    def review_links(self, name: str) -> list[dict]:
+        return self._json("GET", f"/artifacts/{_quote_name(name)}/review-links")["links"]
+
+    def revoke_review_link(self, name: str, link_id: int) -> dict:
+        return self._json("DELETE", f"/artifacts/{_quote_name(name)}/review-links/{int(link_id)}")
+
+    def request_access(self, name: str, purpose: str) -> dict:
+        return self._json("POST", f"/artifacts/{_quote_name(name)}/access-requests", json={"purpose": purpose},
+                          idempotent=True)
+
+    def access_requests(self, name: str) -> list[dict]:
+        return self._json("GET", f"/artifacts/{_quote_name(name)}/access-requests")["requests"]
+
+    def decide_access(self, name: str, request_id: int, decision: str, conditions: str | None) -> dict:
+        return self._json("POST", f"/artifacts/{_quote_name(name)}/access-requests/{int(request_id)}/{decision}",
+                          json={"conditions": conditions}, idempotent=True)
+
     def yank(self, name: str, version: str, reason: str) -> dict:
         return self._json("POST", f"/artifacts/{_quote_name(name)}/versions/{quote(version, safe=':')}/yank",
                           json={"reason": reason})
+
+
+class ReviewLinkClient(ApiClient):
+    """The registry as an anonymous review link's holder sees it: no token (the link's secret is the credential),
+    one version, its files under ``/review/<secret>/blobs``."""
+
+    def __init__(self, url: str, secret: str):
+        super().__init__(url, None)
+        self.secret = secret
+
+    def blob_path(self, name: str, digest: str) -> str:
+        return f"/review/{quote(self.secret, safe='')}/blobs/{digest}"
+
+    def review_version(self) -> dict:
+        return self._json("GET", f"/review/{quote(self.secret, safe='')}")
+
+
+def review_link_parts(link: str) -> tuple[str, str]:
+    """``(registry URL, secret)`` of a review link ``https://HOST[/PREFIX]/review/<secret>``."""
+    base, found, secret = link.rstrip("/").rpartition("/review/")
+    if not found or not base or not secret or "/" in secret:
+        raise UsageError(f"{link!r} is not a review link (https://REGISTRY/review/<secret>)", code="INVALID_URL")
+    return base, secret
 
 
 def _quote_name(name: str) -> str:

@@ -105,7 +105,7 @@ def push(api: ApiClient, folder: Path, show_progress: bool, mirror: bool = False
     manifest = project.manifest(digests)
     digest = manifest_digest(manifest)
     checklist = project.checklist()
-    published = api.publish(project.name, project.version, manifest, project.release)
+    published = _publish_with_release(api, project, manifest)
     if published["digest"] != digest:
         raise IntegrityError(f"the registry computed digest {published['digest']} for this version, but regctl "
                              f"computed {digest}; nothing was changed locally", code="DIGEST_MISMATCH")
@@ -262,6 +262,41 @@ def _check_namespace(api: ApiClient, name: str) -> None:
     if namespace not in identity["namespaces"]:
         raise AuthError(f"user {identity['name']!r} cannot push into namespace {namespace!r}; push into your own "
                         f"namespace, e.g. '{identity['name']}/{name.split('/')[1]}'", code="FORBIDDEN")
+
+
+#: ``release`` keys beyond the older ``visibility``: set through the artifact's release endpoint after publishing
+RELEASE_SETTINGS = ("risk", "generative", "plan", "stage")
+
+
+def _publish_with_release(api: ApiClient, project, manifest: dict) -> dict:
+    """Publish; with a release plan, risk or stage in regctl.yaml, publish at the artifact's current stage (a new
+    artifact: private) and then set them, so that the ethics gate sees the risk before the stage is raised."""
+    release = project.release
+    settings = {key: release[key] for key in RELEASE_SETTINGS if key in release}
+    if not settings:
+        return api.publish(project.name, project.version, manifest, release)
+    settings.setdefault("stage", release["visibility"])
+    if "plan" in settings:
+        settings["plan"] = [{"stage": step["stage"], "on": step["on"].isoformat()} for step in settings["plan"]]
+    try:
+        current = api.release(project.name)["stage"]
+    except NotFound:
+        current = "private"
+    published = api.publish(project.name, project.version, manifest, {"visibility": current})
+    configured = api.configure_release(project.name, settings)
+    return {**published, "visibility": configured["stage"]}
+
+
+def review_pull(link: str, cache: BlobCache, output: Path | None, show_progress: bool, force: bool = False) -> dict:
+    """Pull the version an anonymous review link shows (no account). Its manifest is anonymised, so it cannot be
+    checked against the digest; every file is still checked against its SHA-256 before it is written."""
+    from regctl.api import ReviewLinkClient, review_link_parts
+
+    url, secret = review_link_parts(link)
+    api = ReviewLinkClient(url, secret)
+    document = api.review_version()
+    output = output or Path(document["name"].split("/")[1])
+    return download(api, cache, document, output, show_progress, force)
 
 
 def _published_digest(api: ApiClient, name: str, version: str) -> str | None:

@@ -80,6 +80,7 @@ def serve(host: str, port: int, demo: bool):
     app = create_app(settings, dispatcher=dispatcher)
     click.echo(f"Registry serving at {url}/ (database {_safe_url(app)}, jobs {settings.jobs_backend})", err=True)
     threading.Thread(target=_when_up, args=(host, port, dispatcher, url, demo_token), daemon=True).start()
+    ReleaseTicker(app.extensions["registry"].sessions).start()
     run_simple(host, port, app, threaded=True, use_reloader=False, request_handler=ApiErrorRequestHandler)
 
 
@@ -312,6 +313,55 @@ def venues_create(slug: str, title: str, chair: str):
     with _sessions() as sessions, unit_of_work(sessions) as session:
         _run(lambda: create_venue(session, slug, title, chair))
     click.echo(f"created venue {slug} chaired by {chair}", err=True)
+
+
+class ReleaseTicker:
+    """Advances staged release plans in the background of ``registry serve``: every ``interval_s`` it takes the
+    plan steps due at ``clock()`` in one transaction. With gunicorn, run ``registry release tick`` from cron or
+    Celery beat instead (taking a step twice is a no-op, so several tickers are safe)."""
+
+    def __init__(self, sessions, interval_s: float = 60.0, clock=None):
+        from reproreg.models.base import utcnow
+
+        self.sessions, self.interval_s, self.clock = sessions, interval_s, clock or utcnow
+        self.stopped = threading.Event()
+
+    def tick(self) -> list[dict]:
+        from reproreg.services.release import advance_due
+
+        with unit_of_work(self.sessions) as session:
+            return advance_due(session, self.clock())
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval_s):
+            try:
+                self.tick()
+            except Exception as err:  # a failed tick is retried at the next one; the server keeps serving
+                click.echo(f"release plans: this tick failed ({type(err).__name__}: {err}); retrying later",
+                           err=True)
+
+    def start(self) -> None:
+        threading.Thread(target=self.run, name="release-ticker", daemon=True).start()
+
+
+@main.group()
+def release():
+    """Staged releases (see reproreg.services.release)."""
+
+
+@release.command("tick")
+@click.option("--json", "as_json", is_flag=True, help="Print what happened as JSON.")
+def release_tick(as_json: bool):
+    """Take every release plan step that is due (run it from cron or Celery beat when not using 'serve')."""
+    import json
+
+    with _sessions() as sessions:
+        happened = ReleaseTicker(sessions).tick()
+    if as_json:
+        click.echo(json.dumps(happened))
+    for item in happened:
+        held = f" held: missing {', '.join(item['missing'])}" if item.get("missing") else ""
+        click.echo(f"{item['name']}: {item['stage']}{held}", err=True)
 
 
 @main.group()

@@ -135,6 +135,25 @@ def version_page(namespace, name, reference):
         release=_release(session, artifact), **_accountable_records(session, artifact, version))
 
 
+@bp.get("/review/<secret>")
+def review_page(secret):
+    """A version through an anonymous review link (no account: the secret is the credential), anonymised."""
+    from reproreg.services import review_links
+    from reproreg.unit_of_work import unit_of_work
+
+    try:
+        link, version = review_links.holder_version(db_session(), secret)
+    except RegistryError:
+        abort(404)
+    with unit_of_work(current_registry().sessions) as writer:
+        review_links.record_use(writer, link.id, "page")
+    response = Response(render_template("review.html", doc=review_links.review_document(
+        link, version, public_base(), secret)))
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
 def _accountable_records(session, artifact, version) -> dict:
     """The version's typed links (both ways), the artifact's public audit log, and its training compute."""
     from reproreg.services import audit, links

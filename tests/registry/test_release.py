@@ -217,13 +217,18 @@ def test_review_links_expire_can_be_revoked_and_every_use_is_logged(app, http, p
     digest = document.json["manifest"]["files"][0]["sha256"]
     blob = http.get(f"/api/v1/review/{secret}/blobs/{digest}")
     assert blob.status_code == 200 and blob.headers["X-Content-Digest"] == digest
+    page = http.get(f"/review/{secret}")
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "private, no-store"
+    assert "alice" not in page.get_data(as_text=True).lower() and f"regctl pull http://localhost/review/{secret}" \
+        in page.get_data(as_text=True)
     uses = http.get("/api/v1/artifacts/alice/model/review-links", headers=alice).json["links"][0]["uses"]
-    assert [use["what"] for use in uses] == ["version document", f"file {digest}"]
+    assert [use["what"] for use in uses] == ["version document", f"file {digest}", "page"]
 
     assert http.delete(f"/api/v1/artifacts/alice/model/review-links/{made.json['id']}",
                        headers=alice).status_code == 200
     gone = http.get(f"/api/v1/review/{secret}")
     assert gone.status_code == 404 and gone.json["error"]["code"] == "REVIEW_LINK_INVALID"
+    assert http.get(f"/review/{secret}").status_code == 404
     assert http.get("/api/v1/review/rvw_guess").json["error"]["code"] == "REVIEW_LINK_INVALID"
 
     later = http.post("/api/v1/artifacts/alice/model/review-links", json={"expires_days": 1}, headers=alice).json
@@ -232,3 +237,27 @@ def test_review_links_expire_can_be_revoked_and_every_use_is_logged(app, http, p
 
         session.get(ReviewLink, later["id"]).expires_at = datetime.now(UTC) - timedelta(seconds=1)
     assert http.get(f"/api/v1/review/{later['secret']}").json["error"]["code"] == "REVIEW_LINK_INVALID"
+
+
+def test_the_ticker_of_registry_serve_and_registry_release_tick_take_due_steps(app, http, people, settings,
+                                                                                monkeypatch):
+    from click.testing import CliRunner
+
+    from reproreg.cli import ReleaseTicker, main
+
+    alice, _ = people
+    assert publish(http, alice, FILES, name="alice/model", visibility="private").status_code == 201
+    assert http.put("/api/v1/artifacts/alice/model/release", json={"plan": [{"stage": "review", "on": "2026-06-01"},
+                                                                            {"stage": "public", "on": "2999-01-01"}]},
+                    headers=alice).status_code == 200
+    clock = [at("2026-05-31T12:00:00")]
+    ticker = ReleaseTicker(app.extensions["registry"].sessions, interval_s=0.01, clock=lambda: clock[0])
+    assert ticker.tick() == []
+    clock[0] = at("2026-06-01T00:00:00")
+    assert ticker.tick() == [{"name": "alice/model", "stage": "review"}]
+    assert ticker.tick() == []  # a step taken twice is a no-op
+    monkeypatch.setenv("REGISTRY_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("REGISTRY_BLOB_DIR", str(settings.blob_dir))
+    result = CliRunner().invoke(main, ["release", "tick", "--json"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines()[0] == "[]"  # the real clock: public is due in 2999
