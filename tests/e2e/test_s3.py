@@ -176,3 +176,25 @@ def test_a_part_sent_after_its_url_expired_is_refused(short_urls, live):
     response = api(live, token, "POST", f"/uploads/{state['id']}/complete", json={})
     assert response.status_code == 403 and response.json()["error"]["code"] == "PRESIGNED_URL_EXPIRED"
     nothing_readable(live, digest_of(data))
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_1_gib_push_and_pull_keep_the_registry_flat_and_send_no_blob_bytes_through_it(live, regctl_as, tmp_path):
+    alice = regctl_as("alice")
+    project = make_project(tmp_path / "project", weights_size=1 << 30, name="alice/big")
+    cpu_before = cpu_seconds(live.process.pid)
+    pushed = alice("push", project, "--json")
+    assert pushed.code == 0, pushed.stderr
+    assert logged_requests(live, "PATCH", "/uploads/") == 0
+    pulled = regctl_as("bob")("pull", "alice/big", "-o", tmp_path / "out", "--json")
+    assert pulled.code == 0, pulled.stderr
+    server_peak = live.peak_rss_bytes()
+    print(f"peak RSS: server {server_peak / 1e6:.0f} MB, push {pushed.peak_rss_bytes / 1e6:.0f} MB, pull "
+          f"{pulled.peak_rss_bytes / 1e6:.0f} MB; server CPU {cpu_seconds(live.process.pid) - cpu_before:.1f} s")
+    assert server_peak < 200e6 and pushed.peak_rss_bytes < 200e6 and pulled.peak_rss_bytes < 200e6
