@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 
 from reproreg import urls
 from reproreg.api import current_user
+from reproreg.api.blobs import presigned_download
 from reproreg.api.listings import list_arguments, next_link
 from reproreg.errors import RegistryError
 from reproreg.request_scope import current_registry, db_session
@@ -98,7 +99,8 @@ class YankView(MethodView):
 
 @blp.route("/<namespace>/<name>/blobs/<digest>")
 class BlobView(MethodView):
-    @blp.doc(responses={"200": {"description": "the blob's bytes"}, "206": {"description": "a byte range"}})
+    @blp.doc(responses={"200": {"description": "the blob's bytes"}, "206": {"description": "a byte range"},
+                        "307": {"description": "object storage: a short-lived presigned URL of the bytes"}})
     def get(self, namespace, name, digest):
         """Download a blob of one of the artifact's versions; supports Range for resuming."""
         registry = current_registry()
@@ -109,6 +111,9 @@ class BlobView(MethodView):
         size = registry.blobs.size(digest)
         if size is None:
             raise RegistryError("NOT_FOUND", f"blob {digest} is missing from storage", digest=digest)
+        redirect = presigned_download(registry, digest)  # object storage: the store sends the bytes, not this process
+        if redirect is not None:
+            return redirect
         start, stop, status = 0, size, 200
         if request.range is not None:
             bounds = request.range.range_for_length(size)

@@ -76,6 +76,24 @@ def test_a_large_push_sends_its_parts_to_the_bucket_and_pull_checks_them(live, r
     assert (tmp_path / "out" / "weights" / "model.safetensors").read_bytes() == weights
 
 
+def test_a_download_is_a_presigned_redirect_that_regctl_follows(live, regctl_as, tmp_path):
+    alice = regctl_as("alice")
+    project = make_project(tmp_path / "project", weights_size=3 * MB, name="alice/resnet")
+    assert alice("push", project).code == 0
+    weights = (project / "weights" / "model.safetensors").read_bytes()
+    digest = digest_of(weights)
+    response = requests.get(f"{live.url}/api/v1/artifacts/alice/resnet/blobs/{digest}", allow_redirects=False)
+    assert response.status_code == 307, response.text
+    assert response.headers["Cache-Control"] == "private, no-store"
+    assert response.headers["Location"].startswith(live.env["REGISTRY_S3_ENDPOINT_URL"])
+    ranged = requests.get(response.headers["Location"], headers={"Range": "bytes=10-19"})
+    assert ranged.status_code == 206 and ranged.content == weights[10:20]
+
+    pulled = regctl_as("bob")("pull", "alice/resnet@1.0.0", "-o", tmp_path / "out")
+    assert pulled.code == 0, pulled.stderr
+    assert (tmp_path / "out" / "weights" / "model.safetensors").read_bytes() == weights
+
+
 def test_a_blob_damaged_in_the_bucket_makes_pull_exit_2(live, regctl_as, tmp_path):
     alice = regctl_as("alice")
     project = make_project(tmp_path / "project", weights_size=3 * MB, name="alice/resnet")
@@ -183,6 +201,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def bytes_written(pid: int) -> int:
+    """Bytes the process has written through write() and send() calls: sockets and pipes as well as files."""
+    counters = dict(line.split(": ") for line in open(f"/proc/{pid}/io").read().splitlines())
+    return int(counters["wchar"])
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_1_gib_push_and_pull_keep_the_registry_flat_and_send_no_blob_bytes_through_it(live, regctl_as, tmp_path):
@@ -192,8 +216,11 @@ def test_a_1_gib_push_and_pull_keep_the_registry_flat_and_send_no_blob_bytes_thr
     pushed = alice("push", project, "--json")
     assert pushed.code == 0, pushed.stderr
     assert logged_requests(live, "PATCH", "/uploads/") == 0
+    written_before = bytes_written(live.process.pid)
     pulled = regctl_as("bob")("pull", "alice/big", "-o", tmp_path / "out", "--json")
     assert pulled.code == 0, pulled.stderr
+    sent = bytes_written(live.process.pid) - written_before
+    assert sent < 10 * MB, f"the registry wrote {sent} bytes while a 1 GiB blob was pulled through a redirect"
     server_peak = live.peak_rss_bytes()
     print(f"peak RSS: server {server_peak / 1e6:.0f} MB, push {pushed.peak_rss_bytes / 1e6:.0f} MB, pull "
           f"{pulled.peak_rss_bytes / 1e6:.0f} MB; server CPU {cpu_seconds(live.process.pid) - cpu_before:.1f} s")
