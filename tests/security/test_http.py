@@ -7,7 +7,7 @@ import re
 import pytest
 import requests
 
-from tests.e2e.conftest import live  # noqa: F401  (the registry serving on each database backend)
+from tests.e2e.conftest import live, storage  # noqa: F401  (the registry serving on each database backend)
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 

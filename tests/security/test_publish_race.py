@@ -9,7 +9,7 @@ import threading
 import pytest
 import requests
 
-from tests.e2e.conftest import live  # noqa: F401  (the registry serving on each database backend)
+from tests.e2e.conftest import live, storage  # noqa: F401  (the registry serving on each database backend)
 from tests.registry.helpers import digest_of, manifest_for
 
 CONTENDERS = 4

@@ -5,7 +5,7 @@ import filecmp
 import hashlib
 from pathlib import Path
 
-from tests.e2e.conftest import live, regctl_as  # noqa: F401  (a registry process and regctl on each database)
+from tests.e2e.conftest import live, regctl_as, storage  # noqa: F401  (a registry process and regctl on each database)
 from tests.factories import make_project
 
 MB = 1000 * 1000

@@ -24,7 +24,7 @@ from reproreg.services.venues import create_venue
 from reproreg.unit_of_work import unit_of_work
 from reproreg_schemas.verdicts import judge, outcome
 from reproreg_schemas.verification import REPORT_VERSION, key_challenge_bytes, report_bytes
-from tests.e2e.conftest import live, regctl_as  # noqa: F401  (a registry process on each backend, regctl as a user)
+from tests.e2e.conftest import live, regctl_as, storage  # noqa: F401  (a registry process on each backend, regctl as a user)
 from tests.factories import author_file
 from tests.registry.helpers import FILES, digest_of, manifest_for, publish
 

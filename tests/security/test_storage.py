@@ -6,7 +6,7 @@ import subprocess
 
 import requests
 
-from tests.e2e.conftest import live, regctl_as  # noqa: F401  (a registry process and regctl on each database)
+from tests.e2e.conftest import live, regctl_as, storage  # noqa: F401  (a registry process and regctl on each database)
 from tests.factories import make_project
 from tests.live import BIN
 from tests.registry.helpers import FILES, digest_of, publish

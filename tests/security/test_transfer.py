@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from reproreg_schemas.api import BATCH_MAX_BLOB_BYTES, MAX_FILES_PER_VERSION
-from tests.e2e.conftest import live, regctl_as  # noqa: F401  (a registry process and regctl on each database)
+from tests.e2e.conftest import live, regctl_as, storage  # noqa: F401  (a registry process and regctl on each database)
 from tests.factories import author_file, make_project, write_author_file
 from tests.live import BIN, logged_requests, stored_blobs
 
