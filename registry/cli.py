@@ -98,7 +98,7 @@ def _embedded_executor(settings: Settings, url: str) -> EmbeddedExecutor:
         if user is None:
             user = _run(lambda: create_user(session, "reference", is_worker=True))
         revoke_tokens_described(session, user, "in-process executor")
-        _, secret = create_token(session, user, "in-process executor")
+        _, secret = create_token(session, user, "in-process executor", scopes=["verify"])  # least privilege
     return create_executor(url=url, token=secret, home=settings.blob_dir.parent / "worker")
 
 
