@@ -261,3 +261,26 @@ def test_the_ticker_of_registry_serve_and_registry_release_tick_take_due_steps(a
     result = CliRunner().invoke(main, ["release", "tick", "--json"])
     assert result.exit_code == 0, result.output
     assert result.output.strip().splitlines()[0] == "[]"  # the real clock: public is due in 2999
+
+
+def test_a_venue_chair_sets_the_risk_but_nothing_else(app, http, people, make_user):
+    from reproreg.services.venues import create_venue
+
+    alice, bob = people
+    _, chair = make_user("dave")
+    with unit_of_work(app.extensions["registry"].sessions) as session:
+        create_venue(session, "ethics-2026", "Ethics 2026", "dave")
+    assert publish(http, alice, FILES, name="alice/model", visibility="private", ethics=None,
+                   paper={"title": "P", "venue": "ethics-2026"}).status_code == 201
+    assert http.put("/api/v1/artifacts/alice/model/release", json={"risk": "high"}, headers=chair).status_code == 404
+    assert http.post("/api/v1/artifacts/alice/model/release/advance", json={"stage": "public"},
+                     headers=alice).status_code == 200
+    assert http.put("/api/v1/artifacts/alice/model/release", json={"risk": "high"}, headers=bob).status_code == 403
+    assert http.put("/api/v1/artifacts/alice/model/release", json={"risk": "high"}, headers=chair).json["risk"] == "high"
+    refused = http.put("/api/v1/artifacts/alice/model/release", json={"stage": "private"}, headers=chair)
+    assert refused.status_code == 403 and "stage" in refused.json["error"]["message"]
+    # already public: the gate applies to raising the stage, and lowering it stays the owner's choice
+    assert http.put("/api/v1/artifacts/alice/model/release", json={"stage": "gated"}, headers=alice).status_code == 200
+    blocked = http.put("/api/v1/artifacts/alice/model/release", json={"stage": "public"}, headers=alice)
+    assert blocked.status_code == 409 and blocked.json["error"]["details"]["missing"] == [
+        "ethics_statement", "bias_claim", "bias_verification"]
