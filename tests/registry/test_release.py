@@ -59,6 +59,8 @@ def test_a_plan_advances_on_schedule_a_pause_holds_it_and_resume_continues(app, 
     assert http.get("/api/v1/artifacts/alice/model").status_code == 404  # review: not readable by anyone else
     assert tick(app, at("2026-12-01T00:00:00")) == [{"name": "alice/model", "stage": "gated"}]
     assert stage(http)["stage"] == "gated"  # gated: the metadata is public
+    badges = "/api/v1/artifacts/alice/model/versions/1.0.0/badges"
+    assert http.get(badges).json["available"] is False  # only a public version is available (ACM)
 
     paused = http.post("/api/v1/artifacts/alice/model/release/pause", json={"reason": "misuse reports under review"},
                        headers=alice)
@@ -71,6 +73,7 @@ def test_a_plan_advances_on_schedule_a_pause_holds_it_and_resume_continues(app, 
 
     assert http.post("/api/v1/artifacts/alice/model/release/resume", headers=alice).status_code == 200
     assert tick(app, at("2027-03-02T00:00:01")) == [{"name": "alice/model", "stage": "public"}]
+    assert http.get(badges).json["available"] is True
     assert stage(http)["stage"] == "public" and all(step["reached_at"] for step in stage(http)["plan"])
     assert tick(app, at("2027-04-01T00:00:00")) == []
     with unit_of_work(app.extensions["registry"].sessions) as session:
