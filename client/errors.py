@@ -128,6 +128,7 @@ SERVER_CODES: dict[str, type[RegctlError]] = {
     "UPLOAD_ALREADY_COMPLETE": Conflict,
     "UPLOAD_INCOMPLETE": Conflict,
     "MULTIPART_NOT_SUPPORTED": Conflict,
+    "BLOB_VERIFYING": Conflict,
     "ACCESS_REQUIRED": AuthError,
     "RELEASE_BLOCKED": Conflict,
     "REVIEW_LINK_INVALID": NotFound,

@@ -6,6 +6,7 @@ import fcntl
 import hashlib
 import os
 import secrets
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import requests
 
 from regctl.api import ApiClient, Backoff, StoreUnavailable
 from regctl.cache import BlobCache
-from regctl.errors import ConnectionFailed, IntegrityError, UploadOffsetMismatch
+from regctl.errors import ConnectionFailed, IntegrityError, UploadOffsetMismatch, from_server
 from regctl.hashing import file_fingerprint, hash_prefix
 from reproreg_schemas.api import BATCH_MAX_BLOB_BYTES, BATCH_MAX_BLOBS
 from reproreg_schemas.digests import PipelinedHasher, format_digest
@@ -28,6 +29,10 @@ BATCH_BUFFER_BYTES = 256 << 10
 FICLONE = 0x40049409  # _IOW(0x94, 9, int), linux/fs.h
 #: parts of one multipart upload sent to the object store at once
 PART_THREADS = 8
+#: polling an upload the registry verifies after completion: first wait, longest wait, how often to say so
+VERIFY_POLL_FIRST_S = 0.5
+VERIFY_POLL_MAX_S = 5.0
+VERIFY_REPORT_EVERY_S = 30.0
 
 
 class FileRegion:
@@ -61,6 +66,9 @@ class FileRegion:
 def upload_blob(api: ApiClient, path: Path, digest: str, size: int, on_bytes=None) -> int:
     """Upload one blob of known digest, resuming from the registry's offset; return the bytes sent."""
     state = api.start_upload(digest, size, file_fingerprint(path, size))
+    if state.get("status") == "verifying":  # an earlier push got this far: the registry is still hashing it
+        wait_until_verified(api, state)
+        return 0
     if state.get("multipart") and not state["complete"]:
         parts, _ = _announce(path, size, state["multipart"]["part_size"])
         return _send_parts(api, path, state, parts, digest, on_bytes)
@@ -75,6 +83,9 @@ def stream_blob(api: ApiClient, path: Path, size: int, fingerprint: str, on_byte
     too, on its side); then name the digest, which the registry checks before it commits. Returns
     (digest, bytes sent)."""
     state = api.start_upload(None, size, fingerprint)
+    if state.get("status") == "verifying":
+        wait_until_verified(api, state)
+        return state["digest"], 0
     if state.get("multipart") and not state["complete"]:
         parts, digest = _announce(path, size, state["multipart"]["part_size"])
         return digest, _send_parts(api, path, state, parts, digest, on_bytes)
@@ -174,8 +185,38 @@ def _send_parts(api: ApiClient, path: Path, state: dict, parts: list[dict], dige
         if pending:
             backoff = backoff or Backoff()
             backoff.wait_or_raise(failures[0][1])
-    api.complete_upload(state["id"], digest)
+    wait_until_verified(api, api.complete_upload(state["id"], digest))
     return sent[0]
+
+
+def wait_until_verified(api: ApiClient, state: dict, report=None, clock=time.monotonic, sleep=time.sleep) -> dict:
+    """Poll an upload the registry is verifying (a large one, hashed by a job after completion) until it is
+    complete, backing off from 0.5 s to 5 s, with a line now and then saying so; a failed verification raises
+    the registry's error (a mismatch is an integrity failure: exit 2). Returns the final state."""
+    report = report or _note
+    started = clock()
+    delay, announced_at = VERIFY_POLL_FIRST_S, None
+    while state.get("status") == "verifying":
+        waited = clock() - started
+        if announced_at is None or waited - announced_at >= VERIFY_REPORT_EVERY_S:
+            report(f"the registry is verifying {state.get('digest') or 'an upload'} ({state.get('size', 0)} bytes): "
+                   f"{waited:.0f} s so far")
+            announced_at = waited
+        sleep(delay)
+        delay = min(delay * 1.5, VERIFY_POLL_MAX_S)
+        state = api.upload_state(state["id"])
+    if state.get("status") == "failed":
+        error = state.get("error") or {}
+        raise from_server(error.get("code") or "DIGEST_MISMATCH",
+                          error.get("message") or "the registry refused the upload after verifying it",
+                          error.get("details") or {})
+    return state
+
+
+def _note(message: str) -> None:
+    from regctl.output import note
+
+    note(message)
 
 
 class BlobBatchBody:

@@ -62,7 +62,19 @@ def create_app(settings: Settings | None = None, dispatcher=None) -> Flask:
     app.register_blueprint(web)
     app.jinja_env.filters["filesize"] = human_size
     register_error_handlers(app)
+    start_blob_verifier(app)
     return app
+
+
+def start_blob_verifier(app: Flask) -> None:
+    """With object storage, large uploads are verified by jobs in this process's threads
+    (``reproreg.jobs.blob_verification``); take up at once any that a stopped process left unfinished."""
+    from reproreg.jobs.blob_verification import create_verifier
+
+    verifier = create_verifier(app.extensions["registry"])
+    app.extensions["blob-verifier"] = verifier
+    if verifier is not None:
+        verifier.resume_at_start()
 
 
 def refuse_long_uri() -> None:

@@ -60,6 +60,12 @@ class Settings:
     #: files from this size up go straight to the object store as multipart uploads (S3 storage only)
     multipart_threshold_bytes: int = 64 * MiB
     multipart_part_bytes: int = 64 * MiB
+    #: a multipart upload from this size up is verified by a job after completion (complete answers 202 at once)
+    verify_in_job_bytes: int = 256 * MiB
+    #: how long a verification job's lease lasts without renewal (a crashed verifier's upload is taken up after it)
+    verify_lease_s: int = 60
+    #: verification jobs each web process runs at once
+    verify_threads: int = 2
 
     @classmethod
     def from_env(cls, env=None) -> "Settings":
@@ -100,4 +106,7 @@ def _storage_settings(env) -> dict:
             "presign_expiry_s": _int(env, "REGISTRY_PRESIGN_EXPIRY_S", Settings.presign_expiry_s),
             "multipart_threshold_bytes": _int(env, "REGISTRY_S3_MULTIPART_THRESHOLD_BYTES",
                                               Settings.multipart_threshold_bytes),
-            "multipart_part_bytes": part}
+            "multipart_part_bytes": part,
+            "verify_in_job_bytes": _int(env, "REGISTRY_S3_VERIFY_IN_JOB_BYTES", Settings.verify_in_job_bytes),
+            "verify_lease_s": _int(env, "REGISTRY_S3_VERIFY_LEASE_S", Settings.verify_lease_s),
+            "verify_threads": _int(env, "REGISTRY_S3_VERIFY_THREADS", Settings.verify_threads)}

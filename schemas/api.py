@@ -66,6 +66,10 @@ class UploadStateSchema(Schema):
     complete = fields.Boolean()
     multipart = fields.Dict(metadata={"description": "present when the bytes go straight to the object store: "
                                                      "part_size and parts; ask for part URLs with POST …/parts"})
+    status = fields.String(metadata={"description": "receiving, verifying (assembled in the object store and being "
+                                                    "hashed by the registry: poll this upload), complete, or failed"})
+    error = fields.Dict(metadata={"description": "when failed: the error (code, message, details); the upload's "
+                                                 "bytes were deleted"})
 
 
 class AnnouncedPartSchema(Schema):

@@ -1,4 +1,5 @@
-"""object storage: multipart uploads straight to the object store and their verification
+"""object storage: multipart uploads straight to the object store and their verification (by a job, with a lease,
+for large ones)
 
 Revision ID: 0010
 Revises: 0009
@@ -23,12 +24,20 @@ def upgrade() -> None:
     sa.Column('storage_id', sa.String(length=1024), nullable=False),
     sa.Column('part_size', sa.BigInteger(), nullable=False),
     sa.Column('parts', sa.JSON(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('lease_owner', sa.String(length=32), nullable=True),
+    sa.Column('lease_expires_at', reproreg.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('outcome', sa.JSON(), nullable=True),
     sa.Column('created_at', reproreg.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['upload_id'], ['upload_sessions.id'],
                             name=op.f('fk_multipart_uploads_upload_id_upload_sessions'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('upload_id', name=op.f('pk_multipart_uploads'))
     )
+    with op.batch_alter_table('multipart_uploads', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_multipart_uploads_status'), ['status'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('multipart_uploads', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_multipart_uploads_status'))
     op.drop_table('multipart_uploads')

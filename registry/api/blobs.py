@@ -1,14 +1,16 @@
 """Blob queries and resumable uploads."""
 
-from flask import Response, redirect, request
+from flask import Response, current_app, redirect, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from reproreg.api import current_user
 from reproreg.context import RegistryContext
 from reproreg.errors import RegistryError
+from reproreg.models.storage import VERIFYING
 from reproreg.request_scope import current_registry, db_session
 from reproreg.services import batch_uploads, multipart, uploads
+from reproreg.unit_of_work import after_commit
 from reproreg_schemas.api import (
     BATCH_MAX_BLOB_BYTES,
     BATCH_MAX_BLOBS,
@@ -28,7 +30,7 @@ from reproreg_schemas.api import (
 
 blp = Blueprint("blobs", __name__, url_prefix="/api/v1", description="Content-addressed blobs and uploads")
 
-STREAM_CHUNK = 1 << 20
+STREAM_CHUNK = 1 << 20  # one read of the request body: gunicorn reads at most 1 MiB from its socket at once
 
 
 def presigned_download(registry: RegistryContext, digest: str) -> Response | None:
@@ -98,8 +100,24 @@ class Uploads(MethodView):
 
 
 def _request_chunks():
-    stream = request.stream
-    while chunk := stream.read(STREAM_CHUNK):
+    """The request body in blocks of STREAM_CHUNK bytes. With a Content-Length the blocks come straight from the
+    WSGI input, never read past that length (werkzeug's guarded request.stream copies each block twice more and
+    allocates a fresh buffer for each: it cost more than the bytes' transport under gunicorn); a chunked body,
+    which the server ends itself, goes through request.stream and its max_content_length guard."""
+    length = request.content_length
+    if length is None:
+        stream = request.stream
+        while chunk := stream.read(STREAM_CHUNK):
+            yield chunk
+        return
+    if request.max_content_length is not None and length > request.max_content_length:
+        raise RegistryError("PAYLOAD_TOO_LARGE", f"the body is over the limit of {request.max_content_length} bytes")
+    source = request.environ["wsgi.input"]
+    while length > 0:
+        chunk = source.read(min(STREAM_CHUNK, length))
+        if not chunk:  # the client went away: what arrived is kept, and the upload resumes from there
+            return
+        length -= len(chunk)
         yield chunk
 
 
@@ -114,9 +132,14 @@ def _upload_offset_header() -> int:
 class Upload(MethodView):
     @blp.response(200, UploadStateSchema)
     def get(self, upload_id):
-        """How far an upload has got: resume from offset."""
+        """How far an upload has got: resume from offset. A verifying upload is polled here until it is complete
+        or failed; polling one whose verification stalled (its process stopped) takes it up again."""
         registry = current_registry()
-        return uploads.upload_state(registry, uploads.get_upload(db_session(), _require_user(), upload_id))
+        state = uploads.upload_state(registry, uploads.get_upload(db_session(), _require_user(), upload_id))
+        verifier = current_app.extensions.get("blob-verifier")
+        if state.get("status") == VERIFYING and verifier is not None:
+            verifier.resume_stalled(state["id"])
+        return state
 
     @blp.response(200, UploadStateSchema)
     @blp.doc(requestBody={"content": {"application/octet-stream": {"schema": {"type": "string",
@@ -157,7 +180,16 @@ class UploadParts(MethodView):
 class CompleteUpload(MethodView):
     @blp.arguments(UploadCompleteSchema)
     @blp.response(200, UploadStateSchema)
+    @blp.alt_response(202, schema=UploadStateSchema, description=(
+        "A large upload was assembled and is being verified (status verifying): poll GET /api/v1/uploads/<id> "
+        "until it is complete or failed"))
     def post(self, body, upload_id):
         """Assemble the parts sent to the object store; the blob is hashed and committed only if it matches."""
-        return multipart.complete_upload(current_registry(), db_session(), _require_user(), upload_id,
-                                         body["digest"])
+        session = db_session()
+        state = multipart.complete_upload(current_registry(), session, _require_user(), upload_id, body["digest"])
+        if state.get("status") != VERIFYING:
+            return state
+        verifier = current_app.extensions.get("blob-verifier")
+        if verifier is not None:  # once the upload's state is committed: the job reads it from the database
+            after_commit(session, lambda: verifier.submit(state["id"]))
+        return state, 202

@@ -8,21 +8,30 @@ an upload checks each stored part's size, checksum (where the store reports one)
 announced, then streams the assembled object back and hashes it, whole and part by part. Until that matches,
 the object lies under the upload's own key (``uploads/<id>/``), which is never served; only then is it copied
 to its content-addressed key. Any mismatch discards the upload, bytes and all, with a stable error code.
+
+Hashing a large object takes minutes (a 15 GB checkpoint), too long for one HTTP request: from
+``verify_in_job_bytes`` up, completing only assembles the object and answers at once (the upload is
+``verifying``); a job in the registry's own processes hashes it under a lease kept in the database, and the
+client polls the upload until it is committed or failed. A failed job deletes the bytes and keeps the error on
+the upload (its state carries it); a job whose process died is taken up by the next one that sees its lease
+expired.
 """
 
 import base64
 import binascii
 import hashlib
 import time
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from reproreg.context import RegistryContext
 from reproreg.errors import RegistryError
 from reproreg.models import MultipartUpload, UploadSession, User
-from reproreg.services.uploads import _abandon, _finish, get_upload, offers_multipart
+from reproreg.models.storage import FAILED, RECEIVING, VERIFYING
+from reproreg.services.uploads import _abandon, _finish, get_upload, offers_multipart, upload_state
 from reproreg_schemas.digests import PipelinedHasher, format_digest
 
 #: seconds a part may reach the store after its URL's expiry (clock skew between the registry and the store)
@@ -110,12 +119,22 @@ def presign_parts(ctx: RegistryContext, session: Session, user: User, upload_id:
 
 def complete_upload(ctx: RegistryContext, session: Session, user: User, upload_id: str, digest: str | None) -> dict:
     """Assemble the stored parts, check them and the whole object's SHA-256, and commit the blob; anything that
-    does not match discards the upload (nothing of it is readable) and is refused with a stable code."""
-    upload = _open(ctx, session, user, upload_id, lock=True)
+    does not match discards the upload (nothing of it is readable) and is refused with a stable code.
+
+    An upload of ``verify_in_job_bytes`` or more is only assembled here: it is left ``verifying`` and hashed by a
+    job (:func:`take_verification` ... :func:`settle_verification`); the caller hands the job over once this
+    transaction has committed. Completing an upload that is verifying again answers its state."""
+    upload = get_upload(session, user, upload_id)
     record = session.get(MultipartUpload, upload.id)
+    if record is not None and record.status in (VERIFYING, FAILED):
+        return upload_state(ctx, upload)
+    upload = _open(ctx, session, user, upload_id, lock=True)
+    record = session.get(MultipartUpload, upload.id, populate_existing=True)
     if record is None:
         raise RegistryError("UPLOAD_INCOMPLETE", "no part of this upload was announced: ask for part URLs with "
                             f"POST /api/v1/uploads/{upload.id}/parts", missing=[])
+    if record.status != RECEIVING:  # a concurrent complete got here first
+        return upload_state(ctx, upload)
     if digest is not None:
         if upload.digest is not None and upload.digest != digest:
             raise RegistryError("DIGEST_MISMATCH", f"this upload was declared as {upload.digest}, not {digest}",
@@ -137,10 +156,94 @@ def complete_upload(ctx: RegistryContext, session: Session, user: User, upload_i
     for number in range(1, count + 1):
         _check_part(ctx, session, upload, record, number, stored[number])
     ctx.blobs.complete_multipart(upload.id, record.storage_id, [stored[n] for n in range(1, count + 1)])
-    actual = _verify_assembled(ctx, session, upload, record)
+    if upload.size >= ctx.settings.verify_in_job_bytes:
+        record.status, record.lease_owner, record.lease_expires_at = VERIFYING, None, None
+        session.flush()
+        return upload_state(ctx, upload)
+    actual, bad_part = hash_assembled(ctx.blobs, upload.id, upload.size, record.part_size, record.parts)
+    if bad_part is not None:
+        raise _refuse(ctx, session, upload, "PART_CHECKSUM_MISMATCH", f"part {bad_part} does not hash to the "
+                      "SHA-256 announced for it", part=bad_part)
     session.delete(record)
     session.flush()
     return _finish(ctx, session, upload, actual)
+
+
+# --- verification jobs: the rules; reproreg.jobs.blob_verification runs them, one transaction per step ---------
+class LeaseLost(Exception):
+    """Another process took the verification over (this one's lease had expired): stop without settling."""
+
+
+def take_verification(session: Session, upload_id: str, owner: str, now: datetime, lease_s: int) -> dict | None:
+    """Take the lease on a verifying upload whose lease is free or expired, with one conditional UPDATE (so two
+    processes never both take it); returns what the job needs to hash it, or None when it is not to be taken."""
+    taken = session.execute(
+        update(MultipartUpload)
+        .where(MultipartUpload.upload_id == upload_id, MultipartUpload.status == VERIFYING,
+               or_(MultipartUpload.lease_expires_at.is_(None), MultipartUpload.lease_expires_at < now))
+        .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_s))
+        .execution_options(synchronize_session=False)).rowcount
+    if taken != 1:
+        return None
+    record = session.get(MultipartUpload, upload_id, populate_existing=True)
+    upload = session.get(UploadSession, upload_id)
+    return {"upload_id": upload_id, "size": upload.size, "digest": upload.digest, "part_size": record.part_size,
+            "parts": dict(record.parts)}
+
+
+def renew_verification(session: Session, upload_id: str, owner: str, now: datetime, lease_s: int) -> bool:
+    """Extend the lease while the job still holds it; False when another process has taken it over."""
+    return session.execute(
+        update(MultipartUpload)
+        .where(MultipartUpload.upload_id == upload_id, MultipartUpload.status == VERIFYING,
+               MultipartUpload.lease_owner == owner)
+        .values(lease_expires_at=now + timedelta(seconds=lease_s))
+        .execution_options(synchronize_session=False)).rowcount == 1
+
+
+def stalled_verifications(session: Session, now: datetime, upload_id: str | None = None) -> list[str]:
+    """Verifying uploads nobody holds a live lease on (never taken, or their verifier crashed)."""
+    query = select(MultipartUpload.upload_id).where(
+        MultipartUpload.status == VERIFYING,
+        or_(MultipartUpload.lease_expires_at.is_(None), MultipartUpload.lease_expires_at < now))
+    if upload_id is not None:
+        query = query.where(MultipartUpload.upload_id == upload_id)
+    return list(session.scalars(query))
+
+
+def settle_verification(ctx: RegistryContext, session: Session, upload_id: str, owner: str, actual: str,
+                        bad_part: int | None) -> str:
+    """Act on a job's hash of the assembled object, if the job still holds the lease: commit the blob exactly
+    as a synchronous completion does, or delete the bytes and keep the error for the client. Returns the new
+    status; raises LeaseLost when another process has taken the upload over."""
+    record = session.scalars(select(MultipartUpload).where(MultipartUpload.upload_id == upload_id)
+                             .with_for_update().execution_options(populate_existing=True)).one_or_none()
+    if record is None or record.status != VERIFYING or record.lease_owner != owner:
+        raise LeaseLost(upload_id)
+    upload = session.scalars(select(UploadSession).where(UploadSession.id == upload_id).with_for_update()
+                             .execution_options(populate_existing=True)).one()
+    if bad_part is not None:
+        return _fail(ctx, session, upload, record, "PART_CHECKSUM_MISMATCH",
+                     f"part {bad_part} does not hash to the SHA-256 announced for it", part=bad_part)
+    if actual != upload.digest:
+        return _fail(ctx, session, upload, record, "DIGEST_MISMATCH",
+                     f"the uploaded bytes hash to {actual}, not {upload.digest}", expected=upload.digest,
+                     actual=actual)
+    session.delete(record)
+    session.flush()
+    _finish(ctx, session, upload, actual)
+    return "complete"
+
+
+def _fail(ctx, session, upload: UploadSession, record: MultipartUpload, code: str, message: str, **details) -> str:
+    """Delete every byte of the upload; keep the upload and its record, failed, so its state tells the client."""
+    ctx.blobs.abort_multipart(upload.id, record.storage_id)
+    ctx.blobs.discard(upload.id)
+    record.status, record.lease_owner, record.lease_expires_at = FAILED, None, None
+    record.outcome = {"code": code, "message": message + "; the upload was discarded, nothing of it was stored",
+                      "details": details}
+    session.flush()
+    return FAILED
 
 
 def _refuse(ctx: RegistryContext, session: Session, upload: UploadSession, code: str, message: str, **details):
@@ -165,23 +268,36 @@ def _check_part(ctx, session, upload, record, number: int, part: dict) -> None:
                       "expired", part=number)
 
 
-def _verify_assembled(ctx, session, upload: UploadSession, record: MultipartUpload) -> str:
-    """Stream the assembled object back: its SHA-256, checking each part's against the one announced."""
+def hash_assembled(blobs, upload_id: str, size: int, part_size: int, parts: dict,
+                   keep_going: Callable[[], None] | None = None) -> tuple[str, int | None]:
+    """Stream the assembled object back: its SHA-256, and the first part whose SHA-256 is not the one announced
+    (None when all match). ``keep_going`` is called between chunks (a job renews its lease there, and stops
+    by raising)."""
     whole = PipelinedHasher()
-    part_hash, number, left = hashlib.sha256(), 1, min(record.part_size, upload.size)
-    for chunk in ctx.blobs.read_upload(upload.id):
-        whole.update(chunk)
-        view = memoryview(chunk)
-        while view:
-            take = view[:left]
-            part_hash.update(take)
-            view, left = view[len(take):], left - len(take)
-            if left == 0:
-                if base64.b64encode(part_hash.digest()).decode() != record.parts[str(number)]["sha256"]:
-                    whole.finish()
-                    raise _refuse(ctx, session, upload, "PART_CHECKSUM_MISMATCH", f"part {number} does not hash to "
-                                  "the SHA-256 announced for it", part=number)
-                number += 1
-                part_hash = hashlib.sha256()
-                left = min(record.part_size, upload.size - record.part_size * (number - 1))
-    return format_digest(whole.hexdigest())
+    part_hash, number, left = hashlib.sha256(), 1, min(part_size, size)
+    bad_part = None
+    try:
+        for chunk in blobs.read_upload(upload_id):
+            if keep_going is not None:
+                keep_going()
+            whole.update(chunk)
+            view = memoryview(chunk)
+            while view:
+                take = view[:left]
+                part_hash.update(take)
+                view, left = view[len(take):], left - len(take)
+                if left == 0:
+                    if base64.b64encode(part_hash.digest()).decode() != parts[str(number)]["sha256"]:
+                        bad_part = bad_part or number
+                    number += 1
+                    part_hash = hashlib.sha256()
+                    left = min(part_size, size - part_size * (number - 1))
+            if bad_part is not None:
+                break
+    except BaseException:
+        whole.finish()
+        raise
+    if bad_part is not None:
+        whole.finish()
+        return "", bad_part
+    return format_digest(whole.hexdigest()), None

@@ -11,13 +11,14 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from sqlalchemy import exists, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from reproreg.context import RegistryContext
 from reproreg.db import insert_missing
 from reproreg.errors import RegistryError
 from reproreg.models import Artifact, Blob, MultipartUpload, UploadSession, User, Version, VersionFile
 from reproreg.models.base import utcnow
+from reproreg.models.storage import FAILED, RECEIVING, VERIFYING
 from reproreg.services.access import readable_artifact_filter
 from reproreg.services.integrity import quarantined_digests, record_repair, stored_copy_is_sound
 from reproreg.storage import OffsetMismatch
@@ -75,6 +76,23 @@ def known_fingerprints(session: Session, user: User, fingerprints: list[str]) ->
     return [fp for fp in wanted if fp in known]
 
 
+def refuse_verifying(session: Session, user: User, digests: Iterable[str]) -> None:
+    """Refuse (BLOB_VERIFYING) a version naming content the user has uploaded but the registry is still hashing:
+    the client waits for its uploads to be committed (polling them) before it publishes."""
+    wanted = set(digests)
+    verifying: set[str] = set()
+    for part in _slices(sorted(wanted)):
+        verifying |= set(session.scalars(select(UploadSession.digest).join(
+            MultipartUpload, MultipartUpload.upload_id == UploadSession.id).where(
+            UploadSession.user_id == user.id, UploadSession.completed_at.is_(None),
+            MultipartUpload.status == VERIFYING, UploadSession.digest.in_(part))))
+    verifying -= held_digests(session, user, verifying)
+    if verifying:
+        raise RegistryError("BLOB_VERIFYING", f"{len(verifying)} uploaded file(s) are still being verified; wait "
+                            "until their uploads are complete (GET /api/v1/uploads/<id>), then publish",
+                            digests=sorted(verifying))
+
+
 def blob_sizes(session: Session, digests: Iterable[str]) -> dict[str, int]:
     """The stored size of each of ``digests`` that is stored."""
     sizes: dict[str, int] = {}
@@ -92,9 +110,19 @@ def missing_blobs(session: Session, user: User, digests: list[str]) -> list[str]
 
 
 def upload_state(ctx: RegistryContext, upload: UploadSession) -> dict:
+    """Where an upload stands: ``status`` is receiving, verifying (assembled in the object store, being hashed by
+    a job), complete, or failed (``error`` then says why, with its stable code; nothing of it was kept)."""
     complete = upload.completed_at is not None
+    record = None if complete else object_session(upload).get(MultipartUpload, upload.id)
+    if record is not None and record.status in (VERIFYING, FAILED):
+        state = {"id": upload.id, "digest": upload.digest, "size": upload.size, "complete": False,
+                 "offset": upload.size if record.status == VERIFYING else 0, "status": record.status}
+        if record.status == FAILED:
+            state["error"] = record.outcome
+        return state
     offset = upload.size if complete else ctx.blobs.upload_offset(upload.id)
-    state = {"id": upload.id, "digest": upload.digest, "size": upload.size, "offset": offset, "complete": complete}
+    state = {"id": upload.id, "digest": upload.digest, "size": upload.size, "offset": offset, "complete": complete,
+             "status": "complete" if complete else RECEIVING}
     if offers_multipart(ctx, upload, offset):  # send the bytes straight to the object store (services.multipart)
         part_size = ctx.settings.multipart_part_bytes
         state["multipart"] = {"part_size": part_size, "parts": -(-upload.size // part_size)}
@@ -111,7 +139,8 @@ def offers_multipart(ctx: RegistryContext, upload: UploadSession, offset: int | 
 
 
 def _open_upload(session: Session, user: User, size: int, **match) -> UploadSession | None:
-    conditions = [UploadSession.user_id == user.id, UploadSession.completed_at.is_(None), UploadSession.size == size]
+    conditions = [UploadSession.user_id == user.id, UploadSession.completed_at.is_(None), UploadSession.size == size,
+                  ~exists().where(MultipartUpload.upload_id == UploadSession.id, MultipartUpload.status == FAILED)]
     conditions += [getattr(UploadSession, key) == value for key, value in match.items()]
     return session.scalar(select(UploadSession).where(*conditions).order_by(UploadSession.created_at))
 
@@ -244,6 +273,12 @@ def finalize_upload(ctx: RegistryContext, session: Session, user: User, upload_i
         if upload.digest != digest:
             raise RegistryError("DIGEST_MISMATCH", f"this upload was committed as {upload.digest}, not {digest}",
                                 expected=digest, actual=upload.digest)
+        return upload_state(ctx, upload)
+    record = session.get(MultipartUpload, upload.id)
+    if record is not None and record.status in (VERIFYING, FAILED):  # a job hashes it (or has refused it)
+        if upload.digest != digest:
+            raise RegistryError("DIGEST_MISMATCH", f"this upload was declared as {upload.digest}, not {digest}",
+                                expected=upload.digest, actual=digest)
         return upload_state(ctx, upload)
     stored = ctx.blobs.upload_offset(upload.id)
     if stored != upload.size:

@@ -196,6 +196,143 @@ def test_a_part_sent_after_its_url_expired_is_refused(short_urls, live):
     nothing_readable(live, digest_of(data))
 
 
+@pytest.fixture
+def verify_in_job(monkeypatch):
+    """Every multipart upload is verified by a job after completion (not only those of 256 MiB and more)."""
+    monkeypatch.setenv("REGISTRY_S3_VERIFY_IN_JOB_BYTES", "1")
+
+
+def upload_state(live, token, upload_id: str) -> dict:
+    response = api(live, token, "GET", f"/uploads/{upload_id}")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def answered(live, path_part: str, status: int) -> int:
+    """How many requests to a path fragment the server answered with ``status`` (its access log colours some)."""
+    live._log.flush()
+    return sum(1 for line in live.log_path.read_text(errors="replace").splitlines()
+               if path_part in line and f'" {status} ' in line)
+
+
+def poll_until_settled(live, token, upload_id: str, timeout_s: float = 30) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while (state := upload_state(live, token, upload_id))["status"] == "verifying":
+        assert time.monotonic() < deadline, "the upload is still verifying"
+        time.sleep(0.1)
+    return state
+
+
+def test_a_big_upload_is_verified_by_a_job_and_the_push_goes_on_once_it_is_committed(verify_in_job, live, regctl_as,
+                                                                                      tmp_path):
+    alice = regctl_as("alice")
+    project = make_project(tmp_path / "project", weights_size=12 * MB, name="alice/resnet")
+    pushed = alice("push", project)
+    assert pushed.code == 0, pushed.stderr
+    assert answered(live, "/complete", 202) == 1  # answered at once: verifying
+    assert logged_requests(live, "GET", "/uploads/") >= 1  # regctl polled the upload until it was committed
+    weights = (project / "weights" / "model.safetensors").read_bytes()
+    assert f"{live.env['REGISTRY_S3_PREFIX']}/blobs/sha256/{digest_of(weights)[7:]}" in stored_blobs(live)
+    pulled = regctl_as("bob")("pull", "alice/resnet@1.0.0", "-o", tmp_path / "out")
+    assert pulled.code == 0, pulled.stderr
+    assert (tmp_path / "out" / "weights" / "model.safetensors").read_bytes() == weights
+
+
+def test_a_wrong_whole_object_digest_found_by_the_job_leaves_nothing_readable(verify_in_job, live):
+    token = live.create_user("alice")
+    data = os.urandom(PART_BYTES + 10)
+    claimed = digest_of(b"something else" + data[14:])
+    state = start(live, token, data, claimed)
+    parts = parts_of(data)
+    offer = announce(live, token, state["id"], parts)
+    for item, part in zip(offer["parts"], parts, strict=True):
+        put(item["url"], part, b64sha(part))
+    response = api(live, token, "POST", f"/uploads/{state['id']}/complete", json={})
+    assert response.status_code == 202 and response.json()["status"] == "verifying", response.text
+    settled = poll_until_settled(live, token, state["id"])
+    assert settled["status"] == "failed" and settled["error"]["code"] == "DIGEST_MISMATCH"
+    assert settled["error"]["details"] == {"expected": claimed, "actual": digest_of(data)}
+    nothing_readable(live, claimed)
+
+    from regctl.api import ApiClient
+    from regctl.errors import EXIT_INTEGRITY, RegctlError
+    from regctl.transfer import wait_until_verified
+
+    with pytest.raises(RegctlError) as raised:  # what regctl makes of it: an integrity failure
+        wait_until_verified(ApiClient(live.url, token), {**state, "status": "verifying"}, report=lambda _: None)
+    assert raised.value.code == "DIGEST_MISMATCH" and raised.value.exit_code == EXIT_INTEGRITY
+
+
+def stall_in_verification(live, token, content: bytes, digest: str, lease_s: float) -> str:
+    """An upload of ``content`` declared as ``digest``, assembled in the bucket and left verifying under the lease
+    of a process that crashed (it expires in ``lease_s`` seconds): the state a registry killed mid-verification
+    leaves behind. Returns the upload's id."""
+    from datetime import timedelta
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from reproreg.models import MultipartUpload
+    from reproreg.models.base import utcnow
+
+    state = start(live, token, content, digest)
+    parts = parts_of(content)
+    offer = announce(live, token, state["id"], parts)
+    for item, part in zip(offer["parts"], parts, strict=True):
+        put(item["url"], part, b64sha(part))
+    engine = create_engine(live.database_url)
+    try:
+        with Session(engine) as session:
+            record = session.get(MultipartUpload, state["id"])
+            record.status, record.lease_owner = "verifying", "crashed-process"
+            record.lease_expires_at = utcnow() + timedelta(seconds=lease_s)
+            storage_id = record.storage_id
+            session.commit()
+    finally:
+        engine.dispose()
+    client, bucket = s3_client(live), live.env["REGISTRY_S3_BUCKET"]
+    key = f"{live.env['REGISTRY_S3_PREFIX']}/uploads/{state['id']}/{0:020d}"
+    stored = client.list_parts(Bucket=bucket, Key=key, UploadId=storage_id)["Parts"]
+    client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=storage_id, MultipartUpload={"Parts": [
+        {"PartNumber": part["PartNumber"], "ETag": part["ETag"]} for part in stored]})
+    return state["id"]
+
+
+def test_a_verification_whose_process_died_is_taken_up_by_the_next_poll(live, regctl_as, tmp_path):
+    alice = regctl_as("alice")
+    project = make_project(tmp_path / "project", weights_size=7 * MB, name="alice/resnet")
+    weights = (project / "weights" / "model.safetensors").read_bytes()
+    upload_id = stall_in_verification(live, alice.env["REGCTL_TOKEN"], weights, digest_of(weights), lease_s=3)
+    token = alice.env["REGCTL_TOKEN"]
+    assert upload_state(live, token, upload_id)["status"] == "verifying"  # the lease is live: nobody takes it
+    time.sleep(0.5)
+    assert upload_state(live, token, upload_id)["status"] == "verifying"
+    assert stored_blobs(live) == []
+
+    pushed = alice("push", project)  # resumes the same upload: waits, and its polls take it up once the lease expires
+    assert pushed.code == 0, pushed.stderr
+    assert "verifying" in pushed.stderr
+    assert logged_requests(live, "POST", "/parts") == 1  # only the stalled upload's own parts: nothing sent again
+    assert upload_state(live, token, upload_id)["status"] == "complete"
+    assert f"{live.env['REGISTRY_S3_PREFIX']}/blobs/sha256/{digest_of(weights)[7:]}" in stored_blobs(live)
+
+
+def test_a_push_waiting_on_a_verification_that_finds_other_bytes_exits_2(live, regctl_as, tmp_path):
+    alice = regctl_as("alice")
+    project = make_project(tmp_path / "project", weights_size=7 * MB, name="alice/resnet")
+    weights = (project / "weights" / "model.safetensors").read_bytes()
+    other = bytes(reversed(weights))  # the same size, other bytes, claimed to be the weights
+    stall_in_verification(live, alice.env["REGCTL_TOKEN"], other, digest_of(weights), lease_s=2)
+
+    pushed = alice("push", project)
+    assert pushed.code == 2, pushed.stderr
+    assert "hash to" in pushed.stderr and digest_of(weights) in pushed.stderr
+    assert f"{live.env['REGISTRY_S3_PREFIX']}/blobs/sha256/{digest_of(weights)[7:]}" not in stored_blobs(live)
+    assert s3_keys(live, "uploads") == []
+    assert s3_client(live).list_multipart_uploads(Bucket=live.env["REGISTRY_S3_BUCKET"]).get("Uploads", []) == []
+    assert regctl_as("bob")("pull", "alice/resnet@1.0.0", "-o", tmp_path / "out").code == 7
+
+
 def cpu_seconds(pid: int) -> float:
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
