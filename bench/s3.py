@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -21,19 +22,82 @@ from tests.s3 import CREDENTIALS, MotoServer  # noqa: E402
 MiB = 1 << 20
 
 
-def process_figures(pid: int) -> dict:
-    """Bytes the process read and wrote through files (rchar/wchar: socket receives are not counted, so this is
-    the local store's disk traffic), its CPU seconds and its peak resident memory."""
+class SocketMeter:
+    """The bytes a process moved through its TCP sockets, from the kernel's per-socket counters (``ss -tinpe``:
+    bytes_received, bytes_acked), sampled every ``interval_s`` and kept per socket, split by the other end: its
+    clients (sockets on ``port``), the object store (``store_port``), anything else (the database).
+
+    /proc/<pid>/io's rchar/wchar do not count socket traffic (send/recv never pass through vfs_read/vfs_write),
+    so they cannot say this. A socket's last ``interval_s`` before it closes can be missed; connections that
+    stay open (boto3's pool, regctl's keep-alive) are counted to the byte at each boundary."""
+
+    def __init__(self, pid: int, port: int, store_port: int, interval_s: float = 0.05):
+        self.pid, self.port, self.store_port, self.interval_s = pid, port, store_port, interval_s
+        self.seen: dict[str, tuple[str, int, int]] = {}  # inode -> (peer, received, sent)
+        self.stopped = threading.Event()
+        self.available = shutil.which("ss") is not None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> "SocketMeter":
+        if self.available:
+            self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopped.set()
+        if self.available:
+            self.thread.join()
+
+    def _run(self) -> None:
+        while not self.stopped.wait(self.interval_s):
+            self.sample()
+
+    def sample(self) -> None:
+        if not self.available:
+            return
+        pairs, head = [], None
+        for line in subprocess.run(["ss", "-tinpeH"], capture_output=True, text=True).stdout.splitlines():
+            if line[:1].isspace() and head is not None:
+                pairs.append((head, line))
+                head = None
+            else:
+                head = line
+        for head, info in pairs:
+            if f"pid={self.pid}," not in head:
+                continue
+            fields = head.split()
+            local, remote = fields[3], fields[4]
+            inode = next((f for f in fields if f.startswith("ino:")), None)
+            counters = dict(item.split(":", 1) for item in info.split() if ":" in item)
+            peer = ("clients" if local.endswith(f":{self.port}") else
+                    "store" if remote.endswith(f":{self.store_port}") else "other")
+            received, sent = int(counters.get("bytes_received", 0)), int(counters.get("bytes_acked", 0))
+            old = self.seen.get(inode, (peer, 0, 0))
+            self.seen[inode] = (peer, max(old[1], received), max(old[2], sent))
+
+    def totals(self) -> dict:
+        self.sample()
+        totals = {f"{peer}_{way}_bytes": 0 for peer in ("clients", "store", "other") for way in ("received", "sent")}
+        for peer, received, sent in self.seen.values():
+            totals[f"{peer}_received_bytes"] += received
+            totals[f"{peer}_sent_bytes"] += sent
+        return totals
+
+
+def process_figures(pid: int, meter: SocketMeter | None = None) -> dict:
+    """Bytes the process read and wrote through files (rchar/wchar: the local store's disk traffic; sockets are
+    not counted there), what it moved through sockets (``meter``), its CPU seconds and its peak resident memory."""
     io = dict(line.split(": ") for line in Path(f"/proc/{pid}/io").read_text().splitlines())
     stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     hwm = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("VmHWM:"))
-    return {"read_bytes": int(io["rchar"]), "written_bytes": int(io["wchar"]),
-            "cpu_s": (int(stat[11]) + int(stat[12])) / ticks, "peak_rss_mb": int(hwm.split()[1]) / 1024}
+    return {"file_read_bytes": int(io["rchar"]), "file_written_bytes": int(io["wchar"]),
+            "cpu_s": (int(stat[11]) + int(stat[12])) / ticks, "peak_rss_mb": int(hwm.split()[1]) / 1024,
+            **(meter.totals() if meter else {})}
 
 
 def delta(before: dict, after: dict) -> dict:
-    return {key: round(after[key] - before[key], 3) for key in ("read_bytes", "written_bytes", "cpu_s")}
+    return {key: round(after[key] - before[key], 3) for key in after if key != "peak_rss_mb"}
 
 
 def timed(action) -> float:
@@ -47,7 +111,7 @@ def regctl(env: dict, *args) -> None:
                    stderr=subprocess.DEVNULL)
 
 
-def registry_run(work: Path, name: str, project: Path, env: dict) -> dict:
+def registry_run(work: Path, name: str, project: Path, env: dict, store_port: int) -> dict:
     """Push then pull through a registry process with ``env``; timings and what the registry process did."""
     database = f"sqlite:///{work / name}.db"
     upgrade(database)
@@ -57,12 +121,14 @@ def registry_run(work: Path, name: str, project: Path, env: dict) -> dict:
         home = work / f"home-{name}"
         user_env = {**os.environ, "REGCTL_URL": live.url, "REGCTL_TOKEN": token, "REGCTL_CACHE_DIR": str(home / "c"),
                     "HOME": str(home)}
-        start = process_figures(live.process.pid)
+        meter = SocketMeter(live.process.pid, live.port, store_port).start()
+        start = process_figures(live.process.pid, meter)
         push_s = timed(lambda: regctl(user_env, "push", project))
-        after_push = process_figures(live.process.pid)
+        after_push = process_figures(live.process.pid, meter)
         pull_env = {**user_env, "REGCTL_CACHE_DIR": str(home / "pull-cache")}  # nothing cached by the push
         pull_s = timed(lambda: regctl(pull_env, "pull", "bench/big@1.0.0", "-o", work / f"out-{name}"))
-        after_pull = process_figures(live.process.pid)
+        after_pull = process_figures(live.process.pid, meter)
+        meter.stop()
         shutil.rmtree(work / f"out-{name}", ignore_errors=True)
         shutil.rmtree(home, ignore_errors=True)
         return {"push_s": round(push_s, 2), "pull_s": round(pull_s, 2),
@@ -104,8 +170,8 @@ def measure(work: Path, moto: MotoServer, size: int, part: int) -> dict:
 
     s3_env = moto.registry_env(moto.new_bucket())
     s3_env.update({"REGISTRY_S3_MULTIPART_THRESHOLD_BYTES": str(part), "REGISTRY_S3_PART_BYTES": str(part)})
-    through_s3 = registry_run(work, "s3", project, s3_env)
-    through_local = registry_run(work, "local", project, {})
+    through_s3 = registry_run(work, "s3", project, s3_env, moto.port)
+    through_local = registry_run(work, "local", project, {}, moto.port)
     return {
         "size_bytes": size, "part_bytes": part,
         "boto3_upload_file_s": round(upload_s, 2), "boto3_download_file_s": round(download_s, 2),

@@ -237,7 +237,8 @@ def settle_verification(ctx: RegistryContext, session: Session, upload_id: str, 
 
 def _fail(ctx, session, upload: UploadSession, record: MultipartUpload, code: str, message: str, **details) -> str:
     """Delete every byte of the upload; keep the upload and its record, failed, so its state tells the client."""
-    ctx.blobs.abort_multipart(upload.id, record.storage_id)
+    if ctx.blobs.supports_presigning:  # an S3 multipart upload (completed already, or not: abort is harmless)
+        ctx.blobs.abort_multipart(upload.id, record.storage_id)
     ctx.blobs.discard(upload.id)
     record.status, record.lease_owner, record.lease_expires_at = FAILED, None, None
     record.outcome = {"code": code, "message": message + "; the upload was discarded, nothing of it was stored",
