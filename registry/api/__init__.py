@@ -40,7 +40,8 @@ WRITE_SCOPES: dict[str, str] = {
     "release.ReviewLinks": "push:{namespace}",
     "release.ReviewLinkView": "push:{namespace}",
     "release.AccessRequests": READ,
-    "release.Decide": "push:{namespace}",
+    "release.Approve": "push:{namespace}",
+    "release.Deny": "push:{namespace}",
 }
 #: how deeply a JSON request body may nest; deeper bodies are refused before any schema sees them
 MAX_JSON_DEPTH = 64

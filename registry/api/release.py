@@ -112,11 +112,12 @@ class ReviewLinks(MethodView):
         return {**review_links.link_document(link), "url": f"{_base_url()}/review/{secret}", "secret": secret}, 201
 
 
-@blp.route("/artifacts/<namespace>/<name>/review-links/<int:link_id>")
+@blp.route("/artifacts/<namespace>/<name>/review-links/<link_id>")
 class ReviewLinkView(MethodView):
     def delete(self, namespace, name, link_id):
         """Revoke a review link."""
-        link = review_links.revoke(db_session(), current_user(), f"{namespace}/{name}", link_id)
+        link = review_links.revoke(db_session(), current_user(), f"{namespace}/{name}",
+                                   _number(link_id, "review link"))
         return review_links.link_document(link)
 
 
@@ -134,14 +135,32 @@ class AccessRequests(MethodView):
         return access_requests.request_document(row), 201
 
 
-@blp.route("/artifacts/<namespace>/<name>/access-requests/<int:request_id>/<any(approve, deny):decision>")
-class Decide(MethodView):
+def _number(text: str, what: str) -> int:
+    if not text.isdigit() or len(text) > 18:
+        raise RegistryError("NOT_FOUND", f"there is no {what} {text!r}")
+    return int(text)
+
+
+def _decide(namespace: str, name: str, request_id: str, approve: bool, body: dict) -> dict:
+    row = access_requests.decide(db_session(), current_user(), f"{namespace}/{name}",
+                                 _number(request_id, "access request"), approve, body["conditions"])
+    return access_requests.request_document(row)
+
+
+@blp.route("/artifacts/<namespace>/<name>/access-requests/<request_id>/approve")
+class Approve(MethodView):
     @blp.arguments(DecisionSchema)
-    def post(self, body, namespace, name, request_id, decision):
-        """Approve (optionally with conditions) or deny a request."""
-        row = access_requests.decide(db_session(), current_user(), f"{namespace}/{name}", request_id,
-                                     decision == "approve", body["conditions"])
-        return access_requests.request_document(row)
+    def post(self, body, namespace, name, request_id):
+        """Approve a request, optionally with conditions shown to the requester."""
+        return _decide(namespace, name, request_id, True, body)
+
+
+@blp.route("/artifacts/<namespace>/<name>/access-requests/<request_id>/deny")
+class Deny(MethodView):
+    @blp.arguments(DecisionSchema)
+    def post(self, body, namespace, name, request_id):
+        """Deny a request."""
+        return _decide(namespace, name, request_id, False, body)
 
 
 @blp.route("/review/<secret>")
