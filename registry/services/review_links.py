@@ -125,6 +125,10 @@ def review_document(link: ReviewLink, version: Version, base_url: str, secret: s
     opaque = opaque_name(link)
     manifest = anonymised(json.loads(version.manifest), identities(version), ANONYMOUS)
     manifest["name"] = opaque
+    # where the paper and the code live names their authors as surely as a name does
+    for section, key in (("paper", "url"), ("training", "code")):
+        if isinstance(manifest.get(section), dict):
+            manifest[section].pop(key, None)
     document = {
         "name": opaque, "version": version.version, "digest": version.digest,
         "visibility": version.artifact.visibility, "published_at": version.published_at.isoformat(),

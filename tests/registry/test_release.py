@@ -217,6 +217,7 @@ def test_review_links_expire_can_be_revoked_and_every_use_is_logged(app, http, p
     assert document.status_code == 200
     text = document.get_data(as_text=True).lower()
     assert "alice" not in text and document.json["name"].startswith("anonymous/submission-")
+    assert "url" not in document.json["manifest"]["paper"] and "code" not in document.json["manifest"]["training"]
     digest = document.json["manifest"]["files"][0]["sha256"]
     blob = http.get(f"/api/v1/review/{secret}/blobs/{digest}")
     assert blob.status_code == 200 and blob.headers["X-Content-Digest"] == digest
