@@ -173,6 +173,15 @@ def link_errors(name: str | None, links: list[dict]) -> dict:
     return errors
 
 
+class StrictBoolean(fields.Boolean):
+    """true or false, never 0, 1 or a string."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise ValidationError("must be true or false")
+        return value
+
+
 class PlanStepSchema(Schema):
     """One step of a staged release: the artifact reaches ``stage`` on ``on`` (a date, UTC midnight)."""
 
@@ -191,7 +200,7 @@ class ReleaseSchema(Schema):
     stage = fields.String(validate=validate.OneOf(values(ReleaseStage), error="stage must be one of {choices}"))
     plan = fields.List(fields.Nested(PlanStepSchema), validate=validate.Length(max=len(STAGE_ORDER)))
     risk = fields.String(validate=validate.OneOf(values(ReleaseRisk), error="risk must be one of {choices}"))
-    generative = fields.Boolean()
+    generative = StrictBoolean()
 
     @validates_schema
     def _plan_moves_forward(self, data, **kwargs):

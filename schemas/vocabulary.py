@@ -79,23 +79,21 @@ class VerifierRole(StrEnum):
 TRUSTED_ROLES = (VerifierRole.REFERENCE_WORKER, VerifierRole.CHAIR, VerifierRole.REVIEWER)
 
 
-class Visibility(StrEnum):
-    PRIVATE = "private"
-    PUBLIC = "public"
-
-
-#: visibilities that anyone, logged in or not, may read
-PUBLIC_VISIBILITIES = (Visibility.PUBLIC,)
-
-
 class ReleaseStage(StrEnum):
     """How far an artifact is released, in order: its owner only, anonymous review links, metadata public with files
-    to approved requesters, everyone. ``Visibility`` is the older spelling of its first and last stages."""
+    to approved requesters, everyone. ``visibility`` (private or public) is the older spelling of a stage."""
 
     PRIVATE = "private"
     REVIEW = "review"
     GATED = "gated"
     PUBLIC = "public"
+
+
+#: the older name of the release stage (an artifact's ``visibility`` holds its stage)
+Visibility = ReleaseStage
+
+#: the stage whose files anyone, logged in or not, may fetch (and so the only one that can be "available")
+PUBLIC_VISIBILITIES = (Visibility.PUBLIC,)
 
 
 #: the stages in the order a release moves through them
