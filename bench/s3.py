@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -16,72 +15,10 @@ from common import report  # noqa: E402  (puts the project on sys.path)
 
 from reproreg_migrations import upgrade  # noqa: E402
 from tests.factories import make_project  # noqa: E402
-from tests.live import BIN, LiveRegistry  # noqa: E402
+from tests.live import BIN, LiveRegistry, SocketMeter  # noqa: E402
 from tests.s3 import CREDENTIALS, MotoServer  # noqa: E402
 
 MiB = 1 << 20
-
-
-class SocketMeter:
-    """The bytes a process moved through its TCP sockets, from the kernel's per-socket counters (``ss -tinpe``:
-    bytes_received, bytes_acked), sampled every ``interval_s`` and kept per socket, split by the other end: its
-    clients (sockets on ``port``), the object store (``store_port``), anything else (the database).
-
-    /proc/<pid>/io's rchar/wchar do not count socket traffic (send/recv never pass through vfs_read/vfs_write),
-    so they cannot say this. A socket's last ``interval_s`` before it closes can be missed; connections that
-    stay open (boto3's pool, regctl's keep-alive) are counted to the byte at each boundary."""
-
-    def __init__(self, pid: int, port: int, store_port: int, interval_s: float = 0.05):
-        self.pid, self.port, self.store_port, self.interval_s = pid, port, store_port, interval_s
-        self.seen: dict[str, tuple[str, int, int]] = {}  # inode -> (peer, received, sent)
-        self.stopped = threading.Event()
-        self.available = shutil.which("ss") is not None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def start(self) -> "SocketMeter":
-        if self.available:
-            self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.stopped.set()
-        if self.available:
-            self.thread.join()
-
-    def _run(self) -> None:
-        while not self.stopped.wait(self.interval_s):
-            self.sample()
-
-    def sample(self) -> None:
-        if not self.available:
-            return
-        pairs, head = [], None
-        for line in subprocess.run(["ss", "-tinpeH"], capture_output=True, text=True).stdout.splitlines():
-            if line[:1].isspace() and head is not None:
-                pairs.append((head, line))
-                head = None
-            else:
-                head = line
-        for head, info in pairs:
-            if f"pid={self.pid}," not in head:
-                continue
-            fields = head.split()
-            local, remote = fields[3], fields[4]
-            inode = next((f for f in fields if f.startswith("ino:")), None)
-            counters = dict(item.split(":", 1) for item in info.split() if ":" in item)
-            peer = ("clients" if local.endswith(f":{self.port}") else
-                    "store" if remote.endswith(f":{self.store_port}") else "other")
-            received, sent = int(counters.get("bytes_received", 0)), int(counters.get("bytes_acked", 0))
-            old = self.seen.get(inode, (peer, 0, 0))
-            self.seen[inode] = (peer, max(old[1], received), max(old[2], sent))
-
-    def totals(self) -> dict:
-        self.sample()
-        totals = {f"{peer}_{way}_bytes": 0 for peer in ("clients", "store", "other") for way in ("received", "sent")}
-        for peer, received, sent in self.seen.values():
-            totals[f"{peer}_received_bytes"] += received
-            totals[f"{peer}_sent_bytes"] += sent
-        return totals
 
 
 def process_figures(pid: int, meter: SocketMeter | None = None) -> dict:
