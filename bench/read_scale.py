@@ -125,8 +125,14 @@ def with_threads(url: str, seconds: int, connections: int, extra_headers: dict) 
             "p50_ms": percentile(0.5), "p99_ms": percentile(0.99), "non_2xx": failures[0]}
 
 
+#: seconds of load before each measured run, not counted: every worker has opened its connections and its
+#: statements are prepared, as in a registry that has been up for a while
+WARM_UP_SECONDS = 2
+
+
 def load(url: str, seconds: int, connections: int, headers: dict | None = None) -> dict:
     runner = with_wrk if shutil.which("wrk") else with_threads
+    runner(url, WARM_UP_SECONDS, connections, headers or {})
     return runner(url, seconds, connections, headers or {})
 
 
@@ -205,7 +211,8 @@ def main() -> None:
         }
         results = {"versions": seeded.versions, "artifacts": seeded.artifacts, "venue_entries": seeded.venue_entries,
                    "seconds_to_seed": round(seconds_to_seed, 1), "gunicorn": " ".join(GUNICORN),
-                   "connections": args.connections, "seconds_per_run": args.seconds, "cpus": os.cpu_count()}
+                   "connections": args.connections, "seconds_per_run": args.seconds, "cpus": os.cpu_count(),
+                   "load_average_before": os.getloadavg()[0]}
         for label, target in targets.items():
             if target:
                 results[label] = load(target, args.seconds, args.connections)

@@ -104,7 +104,13 @@ COUNT_CAP = 10_000
 
 def _listing(user: User | None):
     """Readable versions with their names and stored states: one row per version of plain columns (no ORM objects
-    to build), no further queries."""
+    to build), no further queries. Statements are immutable: an anonymous reader's is built once."""
+    if user is None:
+        return _ANONYMOUS_LISTING
+    return _readable_versions(user)
+
+
+def _readable_versions(user: User | None):
     return (select(Namespace.name.label("namespace"), Artifact.name.label("artifact"), Version.id,
                    Version.version, Version.digest, Version.title, Version.venue, Version.published_at,
                    Version.license, *(getattr(VersionState, column) for column in LISTED_STATES))
@@ -113,6 +119,9 @@ def _listing(user: User | None):
             .join(Namespace, Namespace.id == Artifact.namespace_id)
             .join(VersionState, VersionState.version_id == Version.id)
             .where(readable_artifact_filter(user)))
+
+
+_ANONYMOUS_LISTING = _readable_versions(None)
 
 
 def _count(session: Session, user: User | None, conditions: list, versions: bool, states: bool) -> int | None:
@@ -256,15 +265,11 @@ def _public_badge_queries() -> dict[str, object]:
 
 
 _PUBLIC_BADGE_QUERIES = _public_badge_queries()
-_readers: dict[Engine, Engine] = {}
-
-
-def _reader(engine: Engine) -> Engine:
-    """``engine`` in autocommit: a single SELECT needs no transaction of its own (no BEGIN, no ROLLBACK)."""
-    reader = _readers.get(engine)
-    if reader is None:
-        reader = _readers[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
-    return reader
+def _read_one(engine: Engine, statement, parameters: dict):
+    """The first row of ``statement``, read in autocommit on a connection of ``engine``'s pool: a single SELECT
+    needs no transaction of its own (no BEGIN, no ROLLBACK)."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        return connection.execute(statement, parameters).first()
 
 
 def public_badge_lookup(engine: Engine, namespace: str, name: str, reference: str | None):
@@ -281,5 +286,4 @@ def public_badge_lookup(engine: Engine, namespace: str, name: str, reference: st
         kind = "version"
     parameters = {"namespace": namespace, "name": name} if kind == "latest" else \
         {"namespace": namespace, "name": name, "reference": reference}
-    with _reader(engine).connect() as connection:
-        return connection.execute(_PUBLIC_BADGE_QUERIES[kind], parameters).first()
+    return _read_one(engine, _PUBLIC_BADGE_QUERIES[kind], parameters)
