@@ -21,7 +21,7 @@ from reproreg.models import (
 from reproreg.models.base import utcnow
 from reproreg.services import audit, badge_states, release
 from reproreg.services.access import find_artifact, readable_artifact, split_name, writable_namespace
-from reproreg.services.uploads import blob_sizes, held_digests
+from reproreg.services.uploads import blob_sizes, held_digests, refuse_verifying
 from reproreg.services.versions import resolve_version
 from reproreg_schemas.bounded_yaml import YamlTooLarge, load_bounded_yaml, to_json_data
 from reproreg_schemas.checklist import mechanical_warnings
@@ -113,6 +113,7 @@ def _check_blobs(session: Session, user: User, files: list[dict]) -> set[str]:
     held = held_digests(session, user, digests)
     missing = sorted({entry["sha256"] for entry in files if not entry.get("source")} - held)
     if missing:
+        refuse_verifying(session, user, missing)
         paths = [entry["path"] for entry in files if entry["sha256"] in missing]
         raise RegistryError("BLOB_UNKNOWN", f"{len(missing)} file(s) have not been uploaded: "
                             f"{', '.join(paths[:5])}", missing=missing, paths=paths)
