@@ -6,9 +6,14 @@ its place in search, venue listings and exports), and who may *fetch* its files'
 | stage   | read                             | fetch files                                |
 | ------- | -------------------------------- | ------------------------------------------ |
 | private | the owner                        | the owner                                  |
-| review  | the owner (+ review links)       | the owner (+ review links)                 |
-| gated   | everyone                         | the owner, users whose request is approved |
+| review  | the owner, reference workers     | the owner, reference workers               |
+|         | (+ review links)                 | (+ review links)                           |
+| gated   | everyone                         | the owner, reference workers, users whose  |
+|         |                                  | request is approved                        |
 | public  | everyone                         | everyone                                   |
+
+Reference workers (the registry's own accounts) see an artifact from the review stage on, so that its claims,
+bias evaluations included, can be verified before it is released further (the ethics gate asks for that).
 
 A review link reaches one version through its own routes (``/review/<secret>``), anonymised; it is honoured at
 every stage but private (see reproreg.services.review_links).
@@ -27,12 +32,19 @@ def owns_namespace(user: User | None, namespace: Namespace) -> bool:
 
 
 def can_read(user: User | None, artifact: Artifact) -> bool:
-    return artifact.visibility in METADATA_PUBLIC_STAGES or owns_namespace(user, artifact.namespace)
+    return artifact.visibility in METADATA_PUBLIC_STAGES or owns_namespace(user, artifact.namespace) \
+        or (_is_worker(user) and artifact.visibility == ReleaseStage.REVIEW)
+
+
+def _is_worker(user: User | None) -> bool:
+    return user is not None and bool(user.is_worker)
 
 
 def can_fetch(session: Session, user: User | None, artifact: Artifact) -> bool:
     """Whether ``user`` may download the artifact's files (see the table above)."""
     if artifact.visibility == ReleaseStage.PUBLIC or owns_namespace(user, artifact.namespace):
+        return True
+    if _is_worker(user) and artifact.visibility != ReleaseStage.PRIVATE:
         return True
     return artifact.visibility == ReleaseStage.GATED and user is not None and approved(session, user, artifact)
 
@@ -60,6 +72,8 @@ def readable_artifact_filter(user: User | None):
     if user is not None:
         owned = select(Namespace.id).where(Namespace.owner_id == user.id)
         condition = condition | Artifact.namespace_id.in_(owned)
+    if _is_worker(user):
+        condition = condition | (Artifact.visibility == ReleaseStage.REVIEW.value)
     return condition
 
 

@@ -280,7 +280,8 @@ def test_a_venue_chair_sets_the_risk_but_nothing_else(app, http, people, make_us
     assert http.post("/api/v1/artifacts/alice/model/release/advance", json={"stage": "public"},
                      headers=alice).status_code == 200
     assert http.put("/api/v1/artifacts/alice/model/release", json={"risk": "high"}, headers=bob).status_code == 403
-    assert http.put("/api/v1/artifacts/alice/model/release", json={"risk": "high"}, headers=chair).json["risk"] == "high"
+    chaired = http.put("/api/v1/artifacts/alice/model/release", json={"risk": "high"}, headers=chair)
+    assert chaired.json["risk"] == "high"
     refused = http.put("/api/v1/artifacts/alice/model/release", json={"stage": "private"}, headers=chair)
     assert refused.status_code == 403 and "stage" in refused.json["error"]["message"]
     # already public: the gate applies to raising the stage, and lowering it stays the owner's choice
@@ -288,3 +289,23 @@ def test_a_venue_chair_sets_the_risk_but_nothing_else(app, http, people, make_us
     blocked = http.put("/api/v1/artifacts/alice/model/release", json={"stage": "public"}, headers=alice)
     assert blocked.status_code == 409 and blocked.json["error"]["details"]["missing"] == [
         "ethics_statement", "bias_claim", "bias_verification"]
+
+
+def test_reference_workers_see_an_artifact_from_the_review_stage_on_so_its_claims_can_be_verified(app, http, people):
+    from reproreg.services import access
+    from reproreg.services.auth import create_user
+
+    alice, _ = people
+    assert publish(http, alice, FILES, name="alice/model", visibility="private").status_code == 201
+    with unit_of_work(app.extensions["registry"].sessions) as session:
+        create_user(session, "reference", is_worker=True)
+    seen = {}
+    for stage_name in ("private", "review", "gated", "public"):
+        with unit_of_work(app.extensions["registry"].sessions) as session:
+            artifact = access.find_artifact(session, "alice/model")
+            release.set_stage(session, None, artifact, stage_name)
+            worker = session.query(User).filter(User.name == "reference").one()
+            listed = session.query(Artifact).filter(access.readable_artifact_filter(worker)).count() == 1
+            seen[stage_name] = (access.can_read(worker, artifact), listed, access.can_fetch(session, worker, artifact))
+    assert seen == {"private": (False, False, False), "review": (True, True, True), "gated": (True, True, True),
+                    "public": (True, True, True)}
