@@ -12,7 +12,7 @@ from reproreg.errors import RegistryError
 from reproreg.request_scope import current_registry, db_session
 from reproreg.services import catalog
 from reproreg.services import publish as publishing
-from reproreg.services.access import readable_artifact
+from reproreg.services.access import fetchable_artifact, readable_artifact
 from reproreg.services.versions import (
     artifact_document,
     artifact_holds_blob,
@@ -105,7 +105,7 @@ class BlobView(MethodView):
         """Download a blob of one of the artifact's versions; supports Range for resuming."""
         registry = current_registry()
         session = db_session()
-        artifact = readable_artifact(session, current_user(), f"{namespace}/{name}")
+        artifact = fetchable_artifact(session, current_user(), f"{namespace}/{name}")
         if not DIGEST_RE.fullmatch(digest) or not artifact_holds_blob(session, artifact, digest):
             raise RegistryError("NOT_FOUND", f"{artifact.full_name} has no blob {digest}", digest=digest)
         size = registry.blobs.size(digest)

@@ -23,7 +23,7 @@ from reproreg.services.access import readable_artifact_filter
 from reproreg.services.badge_states import words
 from reproreg.services.badges import states_document
 from reproreg_schemas.names import DIGEST_PREFIX, DIGEST_RE, LATEST
-from reproreg_schemas.vocabulary import PUBLIC_VISIBILITIES, ReproducedState
+from reproreg_schemas.vocabulary import METADATA_PUBLIC_STAGES, ReproducedState
 
 PAGE_SIZE = 50
 VENUE_PAGE_SIZE = 100
@@ -258,7 +258,7 @@ def _public_badge_queries() -> dict[str, object]:
                          .join(namespaces, namespaces.c.id == artifacts.c.namespace_id)
                          .join(states, states.c.version_id == versions.c.id))
             .where(namespaces.c.name == bindparam("namespace"), artifacts.c.name == bindparam("name"),
-                   artifacts.c.visibility.in_([str(v) for v in PUBLIC_VISIBILITIES])))
+                   artifacts.c.visibility.in_([str(stage) for stage in METADATA_PUBLIC_STAGES])))
     return {"latest": base.where(states.c.latest.is_(True)).limit(1),
             "digest": base.where(versions.c.digest == bindparam("reference")).limit(1),
             "version": base.where(versions.c.version == bindparam("reference")).limit(1)}

@@ -33,14 +33,7 @@ REVIEW_LINK_WORKS = {"private": False, "review": True, "gated": True, "public": 
 
 #: cells that differ from the table until a change outside the release module lands (see the report); strict, so
 #: each turns into a failure once fixed, to be removed from here
-PENDING = {
-    # the blob route (reproreg.api.artifacts.BlobView) still asks readable_artifact, not fetchable_artifact
-    **{("gated", reader, "api blob"): "BlobView must call access.fetchable_artifact"
-       for reader in ("anonymous", "review-link holder", "other user", "venue chair")},
-    # the anonymous badge lookup (catalog.public_badge_lookup) still lists the public stage only
-    **{("gated", reader, "badge"): "catalog.public_badge_lookup must use METADATA_PUBLIC_STAGES"
-       for reader in ("anonymous", "review-link holder")},
-}
+PENDING: dict = {}  # cells known to differ from the table, each with its reason (none today)
 
 
 def expected(stage: str, reader: str, route: str) -> bool:
@@ -129,8 +122,3 @@ def test_every_route_for_every_reader_matches_the_table(app, http, world, stage,
             if got != want:
                 differences.append(f"{stage} × {reader} × {route}: {'gets' if got else 'refused'}")
     assert differences == []
-
-
-def test_the_pending_cells_are_exactly_the_known_ones():
-    """Each pending cell names its reason; none hides a cell of another stage."""
-    assert all(stage == "gated" for stage, _, _ in PENDING) and len(PENDING) == 6
