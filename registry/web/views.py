@@ -6,7 +6,7 @@ import json
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, stream_with_context, url_for
 
-from reproreg import urls
+from reproreg import unit_of_work, urls
 from reproreg.errors import RegistryError
 from reproreg.request_scope import current_registry, db_session
 from reproreg.services import catalog, venues
@@ -210,12 +210,23 @@ def venue_page(slug):
 
 @bp.get("/venues/<slug>.<any(csv, json):ext>")
 def venue_export(slug, ext):
-    base, session, user = public_base(), db_session(), viewer()
-    rows = (_export_row(base, entry) for entry in catalog.all_venue_entries(session, user, slug))
+    base, user = public_base(), viewer()
+    # A session of the export's own, closed when the body ends or the client goes away: the request's session is
+    # closed before the body is read, and reusing it would hold a pooled connection until garbage collection.
+    session = unit_of_work.read_only(current_registry().sessions())
+    rows = (_export_row(base, entry) for entry in catalog.all_venue_entries(session, user, slug))  # query built now
     body = _json_export(base, slug, rows) if ext == "json" else _csv_export(rows)
-    response = Response(stream_with_context(body), mimetype="application/json" if ext == "json" else "text/csv")
+    response = Response(stream_with_context(_closing(session, body)),
+                        mimetype="application/json" if ext == "json" else "text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{slug}.{ext}"'
     return response
+
+
+def _closing(session, body):
+    try:
+        yield from body
+    finally:
+        session.close()
 
 
 def _export_row(base: str, entry: dict) -> dict:

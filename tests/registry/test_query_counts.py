@@ -71,9 +71,19 @@ def statements(app, path: str, headers: dict | None = None) -> tuple[int, int]:
     try:
         response = app.test_client().get(path, headers=headers or {})
         response.get_data()  # a streamed export runs its query while it is read
+        response.close()  # and holds its database session until it is closed
     finally:
         event.remove(engine, "before_cursor_execute", count)
     return response.status_code, len(seen)
+
+
+def exported(client, path: str, headers=None) -> str:
+    """A streamed export read whole, its response closed (it holds its database session until then)."""
+    response = client.get(path, headers=headers or {})
+    try:
+        return response.get_data(as_text=True)
+    finally:
+        response.close()
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -92,8 +102,8 @@ def test_the_listings_do_return_more_with_more_entries(apps):
     """The guard compares like with like: the large registry really lists more."""
     small, large = apps[10][0].test_client(), apps[1000][0].test_client()
     assert small.get("/api/v1/artifacts").json["total"] < large.get("/api/v1/artifacts").json["total"]
-    assert len(small.get("/venues/seed-venue.csv").get_data(as_text=True).splitlines()) == 1 + 10
+    assert len(exported(small, "/venues/seed-venue.csv").splitlines()) == 1 + 10
     # every 20th artifact is private: its entries are listed to its owner only
-    assert len(large.get("/venues/seed-venue.csv").get_data(as_text=True).splitlines()) == 1 + 950
-    owner = large.get("/venues/seed-venue.csv", headers=apps[1000][1]).get_data(as_text=True)
+    assert len(exported(large, "/venues/seed-venue.csv").splitlines()) == 1 + 950
+    owner = exported(large, "/venues/seed-venue.csv", headers=apps[1000][1])
     assert len(owner.splitlines()) == 1 + 1000

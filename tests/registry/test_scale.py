@@ -6,7 +6,6 @@ import csv
 import io
 import random
 import re
-import time
 from collections import defaultdict
 
 import pytest
@@ -31,11 +30,9 @@ def big(postgres, tmp_path_factory):
     upgrade(url)
     app = create_app(Settings(database_url=url, blob_dir=tmp_path_factory.mktemp("big") / "blobs"))
     app.config["TESTING"] = True
-    started = time.monotonic()
     with unit_of_work(app.extensions["registry"].sessions) as session:
         made = seed(session, artifacts=10_000, versions_per_artifact=10, venue=VENUE, venue_entries=10_000)
-    assert made.versions == 100_000
-    assert time.monotonic() - started < 60
+    assert made.versions == 100_000  # how fast it seeds is bench/read_scale.py's to say
     yield app
     app.extensions["registry"].engine.dispose()
 
@@ -138,12 +135,11 @@ def test_the_venue_csv_export_lists_every_entry_in_order(big, reference):
     expected = sorted((row for row in reference["public"] if row.venue == VENUE),
                       key=lambda row: semver_key(row.version), reverse=True)
     expected = sorted(expected, key=lambda row: (row[0], row[1]))
-    started = time.monotonic()
-    text = big.test_client().get(f"/venues/{VENUE}.csv").get_data(as_text=True)
-    elapsed = time.monotonic() - started
+    response = big.test_client().get(f"/venues/{VENUE}.csv")
+    text = response.get_data(as_text=True)
+    response.close()  # a streamed export holds its database session until it is closed
     rows = list(csv.DictReader(io.StringIO(text)))
     assert [(row["name"], row["version"]) for row in rows] == [(f"{r[0]}/{r[1]}", r.version) for r in expected]
-    assert elapsed < 10  # the benchmark (bench/read_scale.py) holds the real target
 
 
 def test_stored_states_of_a_sample_equal_what_the_rules_compute(big):
