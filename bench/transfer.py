@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import best_of, report  # noqa: E402  (puts the project on sys.path)
+from common import GUNICORN_ARGS, best_of, gunicorn_registry, report  # noqa: E402  (puts the project on sys.path)
 
 from regctl.hashing import sha256_file  # noqa: E402
 from tests.factories import make_project  # noqa: E402
@@ -34,16 +34,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size-mib", type=int, default=2048)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--server", choices=("gunicorn", "serve"), default="gunicorn",
+                        help="gunicorn with the production settings (README, Dockerfile), or 'registry serve'")
+    parser.add_argument("--gunicorn-args", help="other gunicorn settings than the production ones (one string)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="regctl-bench-"))
+    gunicorn_args = args.gunicorn_args.split() if args.gunicorn_args else GUNICORN_ARGS
+
+    def new_registry(server_dir: Path) -> LiveRegistry:
+        paths = (f"sqlite:///{server_dir / 'r.db'}", server_dir / "blobs", server_dir / "log")
+        return gunicorn_registry(*paths, gunicorn_args=gunicorn_args) if args.server == "gunicorn" \
+            else LiveRegistry(*paths)
+
     try:
-        results = measure(work, args.size_mib * MiB, args.runs)
+        results = measure(work, args.size_mib * MiB, args.runs, new_registry)
+        results["server"] = "gunicorn " + " ".join(gunicorn_args) if args.server == "gunicorn" else "registry serve"
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report("transfer", results)
 
 
-def measure(work: Path, size: int, runs: int) -> dict:
+def measure(work: Path, size: int, runs: int, new_registry) -> dict:
     project = make_project(work / "project", weights_size=size, name="bench/big")
     weights = project / "weights" / "model.safetensors"
     plain_hash(weights)  # warm the page cache
@@ -56,7 +67,7 @@ def measure(work: Path, size: int, runs: int) -> dict:
 
     def push_once() -> float:
         server_dir = Path(tempfile.mkdtemp(dir=work))
-        registry = LiveRegistry(f"sqlite:///{server_dir / 'r.db'}", server_dir / "blobs", server_dir / "log")
+        registry = new_registry(server_dir)
         run([BIN / "registry", "db", "upgrade"], registry.env)
         registry.start()
         try:
@@ -73,7 +84,7 @@ def measure(work: Path, size: int, runs: int) -> dict:
 
     server_dir = work / "server"
     server_dir.mkdir()
-    registry = LiveRegistry(f"sqlite:///{server_dir / 'r.db'}", server_dir / "blobs", server_dir / "log")
+    registry = new_registry(server_dir)
     run([BIN / "registry", "db", "upgrade"], registry.env)
     registry.start()
     try:
@@ -107,7 +118,7 @@ def measure(work: Path, size: int, runs: int) -> dict:
         "b_push": {"cp_plus_hash_s": round(t_cp_hash, 3), "regctl_push_s": round(t_push, 3),
                    "time_ratio": round(t_push / t_cp_hash, 3), "aim": "<= 1.5"},
         "c_pull": {"curl_s": round(t_curl, 3), "regctl_pull_s": round(t_pull, 3),
-                   "time_ratio": round(t_pull / t_curl, 3), "aim": "<= 1.3",
+                   "time_ratio": round(t_pull / t_curl, 3), "aim": "<= 1.1",
                    # verification cannot be faster than one SHA-256 pass over the file
                    "sha256_floor_s": round(t_plain, 3), "ratio_to_sha256_floor": round(t_pull / t_plain, 3)},
     }
