@@ -387,12 +387,20 @@ def states_refresh(everything: bool):
 @click.option("--venue", default="seed-venue", show_default=True, help="The venue the seeded entries name.")
 @click.option("--venue-entries", default=10_000, show_default=True, help="How many versions name the venue.")
 @click.option("--prefix", default="seed", show_default=True, help="Namespaces and users are PREFIX-...")
-def seed(artifacts: int, versions_per_artifact: int, venue: str, venue_entries: int, prefix: str):
+@click.option("--into-non-empty", is_flag=True, help="Seed a database that already holds users (refused without).")
+def seed(artifacts: int, versions_per_artifact: int, venue: str, venue_entries: int, prefix: str,
+         into_non_empty: bool):
     """Fill the database with many artifacts and versions by bulk inserts, to measure and check the listings at
-    scale (see reproreg.seeding). Never on a registry people use."""
+    scale (see reproreg.seeding). Never on a registry people use: a database that holds users is refused."""
+    from sqlalchemy import func, select
+
+    from reproreg.models import User
     from reproreg.seeding import seed as seed_rows
 
     with _sessions() as sessions, unit_of_work(sessions) as session:
+        if not into_non_empty and session.scalar(select(func.count()).select_from(User)):
+            raise click.ClickException("the database already holds users: seed a throw-away database "
+                                       "(or pass --into-non-empty)")
         made = _run(lambda: seed_rows(session, artifacts, versions_per_artifact, venue, venue_entries, prefix))
     click.echo(f"seeded {made.versions} versions of {made.artifacts} artifacts; venue {made.venue} has "
                f"{made.venue_entries} entries", err=True)
