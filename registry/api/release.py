@@ -119,7 +119,9 @@ class ReviewDocumentSchema(Schema):
     yanked = fields.Boolean(required=True)
     yank_reason = fields.String(allow_none=True)
     url = fields.String(required=True)
-    manifest = fields.Dict(required=True, metadata={"description": "anonymised: it does not hash to digest"})
+    manifest = fields.Dict(required=True, metadata={
+        "description": "anonymised: it does not hash to digest, but each file's size and sha256 are those of the "
+                       "signed manifest, so every byte pulled is still checked"})
     checklist_warnings = fields.List(fields.Dict(), required=True)
     training_config = fields.Raw(allow_none=True)
     expires_at = fields.String(required=True)
@@ -267,7 +269,8 @@ class ReviewBlob(MethodView):
         link, version = review_links.holder_version(session, secret)
         if not DIGEST_RE.fullmatch(digest) or not review_links.holds_blob(version, digest):
             raise RegistryError("NOT_FOUND", f"this version has no blob {digest}", digest=digest)
-        _record_use(link.id, f"file {digest}")
+        if review_links.counts_as_use(_range_start()):
+            _record_use(link.id, f"file {digest}")
         presigned = presigned_download(registry, digest)
         if presigned is not None:
             return presigned
@@ -289,6 +292,12 @@ class ReviewBlob(MethodView):
         if status == 206:
             response.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
         return response
+
+
+def _range_start() -> int:
+    """Where the asked byte range starts (0 for the whole file, or a range that cannot be read)."""
+    ranges = request.range.ranges if request.range is not None else None
+    return ranges[0][0] if ranges and ranges[0][0] >= 0 else 0
 
 
 def _record_use(link_id: int, what: str) -> None:

@@ -137,9 +137,24 @@ def review_document(link: ReviewLink, version: Version, base_url: str, secret: s
         "checklist_warnings": version.checklist_warnings or [], "training_config": version.training_config,
         "expires_at": link.expires_at.isoformat(),
     }
+    _keep_file_digests(manifest, json.loads(version.manifest))
     return anonymised(document, identities(version), ANONYMOUS) | {"name": opaque, "manifest": manifest,
-                                                                    "url": document["url"]}
+                                                                    "url": document["url"], "digest": version.digest}
+
+
+def _keep_file_digests(manifest: dict, signed: dict) -> None:
+    """Put back each file's size and SHA-256 exactly as the signed manifest has them: a short namespace or user name
+    (``ab``) can occur inside a hex digest, and the holder checks every byte against these."""
+    for entry, original in zip(manifest.get("files") or [], signed.get("files") or [], strict=True):
+        entry["sha256"], entry["size"] = original["sha256"], original["size"]
 
 
 def holds_blob(version: Version, digest: str) -> bool:
     return any(entry.blob_digest == digest for entry in version.files)
+
+
+def counts_as_use(range_start: int) -> bool:
+    """Whether a blob request is a use of its own: a whole download, or the first range of one (a download resumed
+    or fetched in ranges is one use, not one per range)."""
+    return range_start == 0
+

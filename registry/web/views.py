@@ -154,6 +154,30 @@ def review_page(secret):
     return response
 
 
+@bp.get("/review/<secret>/badge.<any(svg, json):ext>")
+def review_badge(secret, ext):
+    """The badge of a review link's version, drawn from its stored states: no name in it (the label is the badge
+    kind, never the artifact's). Each fetch is a use of the link; never cached outside the holder's browser."""
+    from reproreg.services import review_links
+    from reproreg.unit_of_work import unit_of_work
+
+    kind, refusal = _badge_kind(ext)
+    if refusal is not None:
+        return refusal
+    try:
+        link, version = review_links.holder_version(db_session(), secret)
+    except RegistryError:
+        abort(404)
+    with unit_of_work(current_registry().sessions) as writer:
+        review_links.record_use(writer, link.id, f"badge ({ext})")
+    states = badge_states(current_registry(), db_session(), version)
+    response = Response(badges.drawn(tuple(states[column] for column in badges.DRAWN_FROM), kind, ext),
+                        mimetype="image/svg+xml" if ext == "svg" else "application/json")
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
 def _accountable_records(session, artifact, version) -> dict:
     """The version's typed links (both ways), the artifact's public audit log, and its training compute."""
     from reproreg.services import audit, links
