@@ -389,6 +389,15 @@ class ReviewLinkClient(ApiClient):
     def review_version(self) -> dict:
         return self._json("GET", f"/review/{quote(self.secret, safe='')}")
 
+    def get_version(self, name: str, reference: str | None) -> dict:
+        """The one version the link shows, whatever is asked (its holder knows it by the opaque name only)."""
+        return self.review_version()
+
+
+def is_review_link(text: str) -> bool:
+    """Whether a command's argument is a review link (``http(s)://HOST[/PREFIX]/review/<secret>``), not a name."""
+    return text.startswith(("http://", "https://")) and "/review/" in text
+
 
 def review_link_parts(link: str) -> tuple[str, str]:
     """``(registry URL, secret)`` of a review link ``https://HOST[/PREFIX]/review/<secret>``."""

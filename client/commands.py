@@ -294,9 +294,23 @@ def review_pull(link: str, cache: BlobCache, output: Path | None, show_progress:
 
     url, secret = review_link_parts(link)
     api = ReviewLinkClient(url, secret)
-    document = api.review_version()
+    document = review_version(api)
     output = output or Path(document["name"].split("/")[1])
     return download(api, cache, document, output, show_progress, force)
+
+
+def review_version(api) -> dict:
+    """The version document a review link shows, checked as far as its holder can: the anonymised manifest does not
+    hash to the version's digest (the signed one names the authors), so what pins the bytes is each file's size and
+    SHA-256, which the registry serves exactly as signed; every file is checked against them before it is written
+    or run. Refuses a document that does not give both for every file."""
+    document = api.review_version()
+    for entry in document["manifest"].get("files") or []:
+        if not isinstance(entry.get("size"), int) or entry["size"] < 0 \
+                or not DIGEST_RE.fullmatch(str(entry.get("sha256", ""))):
+            raise IntegrityError(f"the review link's manifest gives no size and sha256 for {entry.get('path')!r}",
+                                 code="DIGEST_MISMATCH", details={"path": entry.get("path")})
+    return document
 
 
 def _published_digest(api: ApiClient, name: str, version: str) -> str | None:

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from regctl import environment
-from regctl.api import ApiClient
+from regctl.api import ApiClient, ReviewLinkClient
 from regctl.cache import BlobCache
-from regctl.commands import Reference, download, verified_version
+from regctl.commands import Reference, download, review_version, verified_version
 from regctl.errors import UsageError
 from regctl.sandbox import Runner, render_command
 from reproreg_schemas.verdicts import judge, outcome, runs_for
@@ -48,7 +48,8 @@ def verify(api: ApiClient, cache: BlobCache, reference: Reference, options: Veri
     started = now()
     base = Path(options.workdir or tempfile.mkdtemp(prefix="regctl-verify-")).resolve()
     files = base / "files"
-    document = verified_version(api, reference)
+    # through a review link: the anonymised version, each file pinned by its size and sha256 (review_version)
+    document = review_version(api) if isinstance(api, ReviewLinkClient) else verified_version(api, reference)
     _check_verifiable(document)
     pulled = download(api, cache, document, files, show_progress=False)
     manifest = document["manifest"]
@@ -92,8 +93,11 @@ def _what_will_run(document: dict, spec: dict, files: Path, base: Path, seeds: i
     """Whose code runs, where, and the exact command, its placeholders filled in as they will be."""
     manifest = document["manifest"]
     authors = ", ".join((manifest.get("paper") or {}).get("authors") or []) or "not named"
-    text = (f"Author code from {document['published_by']} (publisher of {document['name']}@{document['version']}; "
-            f"paper authors: {authors}) "
+    publisher = document.get("published_by")  # absent through a review link: the authors stay anonymous
+    whose = (f"Author code from {publisher} (publisher of {document['name']}@{document['version']}; "
+             f"paper authors: {authors})" if publisher else
+             f"Author code of {document['name']}@{document['version']} (anonymous review: authors not named)")
+    text = (f"{whose} "
             f"will run {'in the bubblewrap sandbox (no network)' if sandboxed else 'WITHOUT a sandbox'}:\n"
             f"  {render_command(spec['command'], files, _metrics_path(base, 0), 0)}")
     if seeds > 1:

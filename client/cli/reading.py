@@ -5,7 +5,7 @@ from pathlib import Path
 import click
 
 from regctl import commands
-from regctl.api import ApiClient
+from regctl.api import ApiClient, is_review_link
 from regctl.cache import BlobCache
 from regctl.cli.common import api_client, handles_errors, json_option
 from regctl.config import load_config
@@ -29,12 +29,18 @@ def pull(reference: str, output: Path | None, force: bool, as_json: bool):
 
     Each file is a copy of its own (never a link into the cache). Files already in the folder with the right
     content are kept; if any has other content (edited, or from another version), nothing is written and the
-    command exits 4 naming them, unless --force."""
-    ref = commands.parse_reference(reference)
-    output = output or Path(ref.name.split("/")[1])
+    command exits 4 naming them, unless --force.
+
+    REVIEW_URL (https://REGISTRY/review/<secret>) pulls the version an anonymous review link shows, with no
+    account and no token sent, into ./submission-... (its anonymous name) unless -o is given."""
     config = load_config()
-    result = commands.pull(ApiClient(config.url, config.token), BlobCache(config.cache_dir), ref, output,
-                           show_progress=not as_json, force=force)
+    if is_review_link(reference):
+        result = commands.review_pull(reference, BlobCache(config.cache_dir), output, show_progress=not as_json,
+                                      force=force)
+    else:
+        ref = commands.parse_reference(reference)
+        result = commands.pull(ApiClient(config.url, config.token), BlobCache(config.cache_dir), ref,
+                               output or Path(ref.name.split("/")[1]), show_progress=not as_json, force=force)
     if as_json:
         emit_json(result)
         return

@@ -88,7 +88,8 @@ def review_link_revoke(name: str, link_id: int, as_json: bool):
 @handles_errors
 def review_link_pull(link: str, output: Path | None, force: bool, as_json: bool):
     """Download the files of the version behind review link URL (https://REGISTRY/review/<secret>), checking
-    each file's size and SHA-256. No token is sent."""
+    each file's size and SHA-256. No token is sent. The same as ``regctl pull URL``; ``regctl verify URL`` also
+    runs the evaluation and judges every claim."""
     result = commands.review_pull(link, BlobCache(load_config().cache_dir), output, show_progress=not as_json,
                                   force=force)
     if as_json:

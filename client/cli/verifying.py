@@ -7,11 +7,11 @@ from pathlib import Path
 import click
 
 from regctl import commands, keys
-from regctl.api import ApiClient
+from regctl.api import ApiClient, ReviewLinkClient, is_review_link, review_link_parts
 from regctl.cache import BlobCache
 from regctl.cli.common import api_client, handles_errors, json_option
 from regctl.config import load_config
-from regctl.errors import EvaluationFailed, IntegrityError, RegctlError, UsageError
+from regctl.errors import AuthError, EvaluationFailed, IntegrityError, RegctlError, UsageError
 from regctl.output import emit_json, note, table
 from reproreg_schemas.claims import hardware_note
 from reproreg_schemas.jobs import is_integrity_failure
@@ -22,7 +22,8 @@ from reproreg_schemas.vocabulary import JOB_END_STATES, JobState
 
 @click.command()
 @click.argument("reference", metavar="NAME[@VERSION|@sha256:DIGEST]")
-@click.option("--submit", is_flag=True, help="Sign the report with your key and record it in the registry.")
+@click.option("--submit", is_flag=True, help="Sign the report with your key and record it in the registry (not "
+                                             "through a review link: it needs an account with a key).")
 @click.option("--no-sandbox", is_flag=True, help="Run the author's code without bubblewrap (recorded in the report).")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
               help="Where to put the files and runs (default: a new temporary folder).")
@@ -39,12 +40,20 @@ def verify(reference: str, submit: bool, no_sandbox: bool, workdir: Path | None,
     --yes answers for scripts, and without a terminal nothing runs unless --yes is given (exit 4).
 
     Exit 0 every claim held, 1 a claim failed, 2 integrity failure (nothing ran), 3 the evaluation failed,
-    4 nothing to verify or not confirmed. With --remote the same codes, from the reference worker's run."""
+    4 nothing to verify or not confirmed. With --remote the same codes, from the reference worker's run.
+
+    REVIEW_URL (https://REGISTRY/review/<secret>) verifies the version an anonymous review link shows, with no
+    account and no token sent: it is named only by its anonymous name, and every file is checked against the
+    size and SHA-256 the link serves. A revoked or expired link exits 7. --submit and --remote need an account
+    (a registered key, a token) and are refused with a review link (exit 6)."""
     from regctl import verify as verifying
 
-    ref = commands.parse_reference(reference)
     config = load_config()
-    api = ApiClient(config.url, config.token)
+    if is_review_link(reference):
+        ref, api = None, _review_link_client(reference, submit, remote)
+    else:
+        ref = commands.parse_reference(reference)
+        api = ApiClient(config.url, config.token)
     if remote:
         report = _verify_remotely(api_client(token_required=True), ref)  # progress on stderr
         emit_json(report) if as_json else _print_report(report, _claims_of(api, report))
@@ -68,6 +77,15 @@ def verify(reference: str, submit: bool, no_sandbox: bool, workdir: Path | None,
     else:
         _print_report(report, _claims_of(api, report))
     sys.exit(verifying.EXIT_FOR_OUTCOME[report["outcome"]])
+
+
+def _review_link_client(link: str, submit: bool, remote: bool) -> ReviewLinkClient:
+    """The registry as the link's holder sees it; refuses what needs an account before anything is downloaded."""
+    if submit or remote:
+        raise AuthError(f"{'--submit' if submit else '--remote'} needs an account: a review link's holder has no "
+                        "signing key registered and no token; verify without it (the report is printed, not "
+                        "recorded)", code="REVIEW_LINK_NO_ACCOUNT")
+    return ReviewLinkClient(*review_link_parts(link))
 
 
 def _confirm() -> None:
