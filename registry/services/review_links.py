@@ -92,15 +92,23 @@ def opaque_name(link: ReviewLink) -> str:
     return f"{ANONYMOUS}/submission-{_hash(f'review-link:{link.id}:{link.secret_hash}')[:12]}"
 
 
+#: fields whose values identify content rather than people: rewriting them would break what the holder checks or
+#: runs (a path the evaluation opens, a digest, a metric a claim is judged on); the author keeps names out of them
+KEPT_AS_SIGNED = frozenset({"path", "sha256", "size", "metric"})
+
+
 def anonymised(value, names: list[str], replacement: str):
-    """``value`` (a document: dicts, lists, text) with every name in ``names`` replaced, in any letter case, and
-    with ``authors`` entries removed. The one place that strips identities, for the API, pages and pulled files."""
-    patterns = [re.compile(re.escape(name), re.IGNORECASE) for name in sorted(set(filter(None, names)), key=len,
-                                                                              reverse=True)]
+    """``value`` (a document: dicts, lists, text) with every name in ``names`` replaced where it stands as a word
+    of its own (``ab`` in ``ab/model`` or ``by ab.``, never inside ``abc`` or a hex digest), in any letter case,
+    and with ``authors`` entries removed. The one place that strips identities, for the API, pages and pulled
+    files."""
+    patterns = [re.compile(rf"(?<![0-9A-Za-z]){re.escape(name)}(?![0-9A-Za-z])", re.IGNORECASE)
+                for name in sorted(set(filter(None, names)), key=len, reverse=True)]
 
     def scrub(item):
         if isinstance(item, dict):
-            return {key: scrub(inner) for key, inner in item.items() if key not in ("authors", "author")}
+            return {key: inner if key in KEPT_AS_SIGNED else scrub(inner)
+                    for key, inner in item.items() if key not in ("authors", "author")}
         if isinstance(item, list):
             return [scrub(inner) for inner in item]
         if isinstance(item, str):
