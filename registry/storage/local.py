@@ -8,6 +8,8 @@
 
 import fcntl
 import os
+import queue
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -83,13 +85,7 @@ class LocalBlobStore(BlobStore):
             current = os.fstat(fd).st_size
             if current != offset:
                 raise OffsetMismatch(expected=offset, actual=current)
-            for chunk in chunks:
-                view = memoryview(chunk)
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
-                current += len(chunk)
-            return current
+            return current + _write_behind(fd, chunks)
 
     def read_upload(self, upload_id: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
         with open(self._upload_path(upload_id), "rb") as handle:
@@ -161,6 +157,48 @@ class LocalBlobStore(BlobStore):
             for entry in entries:
                 if entry.is_file() and entry.name.isalnum() and entry.stat().st_mtime < cutoff:
                     yield entry.name
+
+
+WRITE_BEHIND = 4  # chunks waiting for the writing thread, at most
+
+
+def _write_all(fd: int, chunk: bytes) -> None:
+    view = memoryview(chunk)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _write_behind(fd: int, chunks: Iterable[bytes]) -> int:
+    """Write ``chunks`` to ``fd`` on a second thread, so the next chunk is received (and hashed) while this one is
+    written; memory stays at WRITE_BEHIND chunks. Every chunk taken from ``chunks`` is written before this returns
+    or raises (an error while taking one, e.g. the client going away, comes after the ones before it are on
+    disk); a write error is raised once the chunks taken are drained. Returns the bytes written."""
+    pending: queue.Queue = queue.Queue(maxsize=WRITE_BEHIND)
+    failed: list[BaseException] = []
+
+    def writer() -> None:
+        while (chunk := pending.get()) is not None:
+            if not failed:
+                try:
+                    _write_all(fd, chunk)
+                except BaseException as err:  # handed to the caller's thread
+                    failed.append(err)
+
+    thread = threading.Thread(target=writer, name="blob-writer", daemon=True)
+    thread.start()
+    taken = 0
+    try:
+        for chunk in chunks:
+            if failed:
+                break
+            pending.put(chunk)
+            taken += len(chunk)
+    finally:
+        pending.put(None)
+        thread.join()
+    if failed:
+        raise failed[0]
+    return taken
 
 
 def _is_hex64(text: str) -> bool:
