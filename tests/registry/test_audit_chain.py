@@ -49,7 +49,7 @@ def test_a_log_built_by_real_requests_is_intact_and_chained(logged):
     assert [row.seq for row in rows] == list(range(1, len(rows) + 1)) and len(rows) >= 8
     assert rows[0].prev_hash == GENESIS_HASH
     assert all(later.prev_hash == earlier.entry_hash for earlier, later in zip(rows, rows[1:], strict=False))
-    assert {"user.create", "token.create", "artifact.create", "version.publish", "artifact.visibility",
+    assert {"user.create", "token.create", "artifact.create", "version.publish", "artifact.stage",
             "version.yank"} <= {row.action for row in rows}
     assert report.entries == len(rows) and report.head_hash == rows[-1].entry_hash
 
@@ -200,13 +200,13 @@ def test_the_artifact_log_is_served_with_what_is_needed_to_recheck_it(logged, ht
     served = http.get("/api/v1/artifacts/alice/resnet/audit")
     assert served.status_code == 200, served.json
     entries = served.json["entries"]
-    assert [e["action"] for e in entries] == ["artifact.visibility", "version.yank", "version.publish",
-                                              "artifact.visibility", "version.publish", "artifact.create"]
+    assert [e["action"] for e in entries] == ["artifact.stage", "version.yank", "version.publish",
+                                              "artifact.stage", "version.publish", "artifact.create"]
     assert all(e["subject"] in ("alice/resnet", "alice/resnet@1.0.0", "alice/resnet@1.1.0") for e in entries)
     for e in entries:  # every entry re-checks from what the API gives
         assert entry_hash(e["seq"], e["time"], e["actor"], e["action"], e["subject"], e["details_sha256"],
                           e["prev_hash"]) == e["entry_hash"]
-    assert entries[0]["details"] == {"old": "private", "new": "public"}
+    assert entries[0]["details"] == {"old": "private", "new": "public", "reason": "publish"}
     assert entries[1]["details"] == {"digest": entries[1]["details"]["digest"], "reason": "wrong weights"}
     assert "SHA-256" in served.json["chain"]
     # the token entries are about users, never in an artifact's log; nothing of another artifact either
@@ -215,9 +215,8 @@ def test_the_artifact_log_is_served_with_what_is_needed_to_recheck_it(logged, ht
     assert 'id="audit"' in page and entries[0]["entry_hash"][:16] in page and "wrong weights" in page
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # access does not depend on the database
 def test_the_log_of_a_private_artifact_is_its_readers_only(http, make_user, database_url):
-    if not database_url.startswith("sqlite"):
-        pytest.skip("access does not depend on the database")
     _, alice = make_user("alice")
     _, bob = make_user("bob")
     assert publish(http, alice, FILES, visibility="private").status_code == 201
