@@ -23,7 +23,7 @@ READ_ROUTES = ("api artifact", "api version", "api verifications", "api badges",
 #: the one route that gives a file's bytes: "fetch" in the table
 FETCH_ROUTES = ("api blob",)
 #: the routes a review link's secret opens (only its holder has it)
-REVIEW_ROUTES = ("review document", "review blob", "review page")
+REVIEW_ROUTES = ("review document", "review blob", "review page", "review badge")
 
 #: The table. read: who sees the metadata; fetch: who gets the bytes; review: whether the link works.
 READ = {"private": {"owner"}, "review": {"owner"}, "gated": set(READERS), "public": set(READERS)}
@@ -54,6 +54,7 @@ def observe(http, headers: dict, route: str, secret: str, unknown_badge: bytes) 
         "page artifact": f"/{NAME}", "page version": f"/{NAME}/1.0.0",
         "review document": f"/api/v1/review/{secret}", "review blob": f"/api/v1/review/{secret}/blobs/{BLOB}",
         "review page": f"/review/{secret}",
+        "review badge": f"/review/{secret}/badge.svg",
     }
     if route in paths:
         response = http.get(paths[route], headers=headers)
