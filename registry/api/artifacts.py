@@ -1,12 +1,12 @@
 """Artifacts, versions, publishing and blob downloads."""
 
-from flask import Response, request, url_for
+from flask import request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from reproreg import urls
 from reproreg.api import current_user
-from reproreg.api.blobs import presigned_download
+from reproreg.api.blobs import blob_response
 from reproreg.api.listings import list_arguments, next_link
 from reproreg.errors import RegistryError
 from reproreg.request_scope import current_registry, db_session
@@ -108,33 +108,4 @@ class BlobView(MethodView):
         artifact = fetchable_artifact(session, current_user(), f"{namespace}/{name}")
         if not DIGEST_RE.fullmatch(digest) or not artifact_holds_blob(session, artifact, digest):
             raise RegistryError("NOT_FOUND", f"{artifact.full_name} has no blob {digest}", digest=digest)
-        size = registry.blobs.size(digest)
-        if size is None:
-            raise RegistryError("NOT_FOUND", f"blob {digest} is missing from storage", digest=digest)
-        redirect = presigned_download(registry, digest)  # object storage: the store sends the bytes, not this process
-        if redirect is not None:
-            return redirect
-        start, stop, status = 0, size, 200
-        if request.range is not None:
-            bounds = request.range.range_for_length(size)
-            if bounds is None:
-                raise RegistryError("INVALID_RANGE", f"the range is not satisfiable for {size} bytes", size=size)
-            (start, stop), status = bounds, 206
-        response = Response(_limited(registry.blobs.read(digest, start), stop - start), status=status,
-                            mimetype="application/octet-stream", direct_passthrough=True)
-        response.content_length = stop - start
-        response.headers["Accept-Ranges"] = "bytes"
-        response.headers["X-Content-Digest"] = digest
-        response.set_etag(digest)
-        if status == 206:
-            response.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
-        return response
-
-
-def _limited(chunks, length: int):
-    remaining = length
-    for chunk in chunks:
-        if remaining <= 0:
-            break
-        yield chunk[:remaining]
-        remaining -= len(chunk)
+        return blob_response(registry, digest)

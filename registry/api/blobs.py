@@ -45,6 +45,44 @@ def presigned_download(registry: RegistryContext, digest: str) -> Response | Non
     return response
 
 
+def blob_response(registry: RegistryContext, digest: str, private: bool = False) -> Response:
+    """A committed blob for a reader whose access has been checked: a redirect to the object store where it
+    presigns, else the bytes (``Range`` honoured). ``private``: never cached (a review link's files)."""
+    size = registry.blobs.size(digest)
+    if size is None:
+        raise RegistryError("NOT_FOUND", f"blob {digest} is missing from storage", digest=digest)
+    presigned = presigned_download(registry, digest)  # object storage: the store sends the bytes, not this process
+    if presigned is not None:
+        return presigned
+    start, stop, status = 0, size, 200
+    if request.range is not None:
+        bounds = request.range.range_for_length(size)
+        if bounds is None:
+            raise RegistryError("INVALID_RANGE", f"the range is not satisfiable for {size} bytes", size=size)
+        (start, stop), status = bounds, 206
+    response = Response(_limited(registry.blobs.read(digest, start), stop - start), status=status,
+                        mimetype="application/octet-stream", direct_passthrough=True)
+    response.content_length = stop - start
+    response.headers["Accept-Ranges"] = "bytes"
+    response.headers["X-Content-Digest"] = digest
+    if private:
+        response.headers["Cache-Control"] = "private, no-store"
+    else:
+        response.set_etag(digest)
+    if status == 206:
+        response.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
+    return response
+
+
+def _limited(chunks, length: int):
+    remaining = length
+    for chunk in chunks:
+        if remaining <= 0:
+            break
+        yield chunk[:remaining]
+        remaining -= len(chunk)
+
+
 def _require_user():
     user = current_user()
     if user is None:

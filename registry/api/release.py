@@ -1,14 +1,14 @@
 """Responsible release: an artifact's stage, plan, pause and risk; anonymous review links (and the routes their
 holders use); gated access requests and their decisions."""
 
-from flask import Response, request
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from reproreg import urls
 from reproreg.api import current_user
-from reproreg.api.blobs import presigned_download
+from reproreg.api.blobs import blob_response
 from reproreg.errors import RegistryError
 from reproreg.request_scope import current_registry, db_session
 from reproreg.services import access_requests, release, review_links
@@ -271,27 +271,7 @@ class ReviewBlob(MethodView):
             raise RegistryError("NOT_FOUND", f"this version has no blob {digest}", digest=digest)
         if review_links.counts_as_use(_range_start()):
             _record_use(link.id, f"file {digest}")
-        presigned = presigned_download(registry, digest)
-        if presigned is not None:
-            return presigned
-        size = registry.blobs.size(digest)
-        if size is None:
-            raise RegistryError("NOT_FOUND", f"blob {digest} is missing from storage", digest=digest)
-        start, stop, status = 0, size, 200
-        if request.range is not None:
-            bounds = request.range.range_for_length(size)
-            if bounds is None:
-                raise RegistryError("INVALID_RANGE", f"the range is not satisfiable for {size} bytes", size=size)
-            (start, stop), status = bounds, 206
-        response = Response(_limited(registry.blobs.read(digest, start), stop - start), status=status,
-                            mimetype="application/octet-stream", direct_passthrough=True)
-        response.content_length = stop - start
-        response.headers["Accept-Ranges"] = "bytes"
-        response.headers["X-Content-Digest"] = digest
-        response.headers["Cache-Control"] = "private, no-store"
-        if status == 206:
-            response.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
-        return response
+        return blob_response(registry, digest, private=True)
 
 
 def _range_start() -> int:
@@ -304,12 +284,3 @@ def _record_use(link_id: int, what: str) -> None:
     """A GET reads only; the use of a review link is recorded in its own short transaction."""
     with unit_of_work(current_registry().sessions) as writer:
         review_links.record_use(writer, link_id, what)
-
-
-def _limited(chunks, length: int):
-    remaining = length
-    for chunk in chunks:
-        if remaining <= 0:
-            break
-        yield chunk[:remaining]
-        remaining -= len(chunk)
