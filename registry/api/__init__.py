@@ -42,6 +42,8 @@ WRITE_SCOPES: dict[str, str] = {
     "release.AccessRequests": READ,
     "release.Approve": "push:{namespace}",
     "release.Deny": "push:{namespace}",
+    "release.Collaborators": "push:{namespace}",
+    "release.CollaboratorView": "push:{namespace}",
 }
 #: how deeply a JSON request body may nest; deeper bodies are refused before any schema sees them
 MAX_JSON_DEPTH = 64

@@ -11,7 +11,7 @@ from reproreg.api import current_user
 from reproreg.api.blobs import blob_response
 from reproreg.errors import RegistryError
 from reproreg.request_scope import current_registry, db_session
-from reproreg.services import access_requests, release, review_links
+from reproreg.services import access_requests, collaborators, release, review_links
 from reproreg.services.access import readable_artifact
 from reproreg.unit_of_work import unit_of_work
 from reproreg_schemas.manifest import ReleaseSchema
@@ -246,6 +246,46 @@ class Deny(MethodView):
     def post(self, body, namespace, name, request_id):
         """Deny a request."""
         return _decide(namespace, name, request_id, False, body)
+
+
+class CollaboratorAddSchema(Schema):
+    user = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class CollaboratorSchema(Schema):
+    user = fields.String(required=True)
+    added_at = fields.String(required=True)
+
+
+class CollaboratorsSchema(Schema):
+    collaborators = fields.List(fields.Nested(CollaboratorSchema), required=True)
+
+
+@blp.route("/artifacts/<namespace>/<name>/collaborators")
+class Collaborators(MethodView):
+    @blp.response(200, CollaboratorsSchema)
+    def get(self, namespace, name):
+        """The artifact's collaborators (the owner only)."""
+        rows = collaborators.collaborators_of(db_session(), current_user(), f"{namespace}/{name}")
+        return {"collaborators": [collaborators.collaborator_document(row) for row in rows]}
+
+    @blp.arguments(CollaboratorAddSchema)
+    @blp.response(201, CollaboratorSchema)
+    def post(self, body, namespace, name):
+        """Name a collaborator: they read and fetch the artifact at every stage, and change nothing."""
+        row = collaborators.add(db_session(), current_user(), f"{namespace}/{name}", body["user"])
+        return collaborators.collaborator_document(row), 201
+
+
+@blp.route("/artifacts/<namespace>/<name>/collaborators/<user>")
+class CollaboratorView(MethodView):
+    @blp.response(200, CollaboratorsSchema)
+    def delete(self, namespace, name, user):
+        """Remove a collaborator (their access ends at once); the collaborators who remain."""
+        session = db_session()
+        collaborators.remove(session, current_user(), f"{namespace}/{name}", user)
+        rows = collaborators.collaborators_of(session, current_user(), f"{namespace}/{name}")
+        return {"collaborators": [collaborators.collaborator_document(row) for row in rows]}
 
 
 @blp.route("/review/<secret>")

@@ -13,7 +13,7 @@ from reproreg.models.audit import AuditEvent
 from reproreg.models.base import Base
 from reproreg.models.jobs import VerificationJob
 from reproreg.models.links import VersionLink
-from reproreg.models.release import AccessRequest, ReleasePlanStep, ReviewLink, ReviewLinkUse
+from reproreg.models.release import AccessRequest, ArtifactCollaborator, ReleasePlanStep, ReviewLink, ReviewLinkUse
 from reproreg.models.storage import MultipartUpload
 from reproreg.models.uploads import UploadSession
 from reproreg.models.users import ApiToken, Namespace, User
@@ -30,4 +30,5 @@ __all__ = [
     "VersionState",
     "VersionLink",
     "AccessRequest", "ReleasePlanStep", "ReviewLink", "ReviewLinkUse",
+    "ArtifactCollaborator",
 ]

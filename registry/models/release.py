@@ -69,3 +69,19 @@ class AccessRequest(TimestampMixin, Base):
 
     artifact: Mapped[Artifact] = relationship()
     requester: Mapped[User] = relationship(foreign_keys=[requester_id])
+
+
+class ArtifactCollaborator(TimestampMixin, Base):
+    """A user the artifact's owner named: they read its metadata and fetch its files at every stage, and change
+    nothing (pushing, yanking, the stage, links, collaborators and access requests stay the owner's)."""
+
+    __tablename__ = "artifact_collaborators"
+    __table_args__ = (UniqueConstraint("artifact_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    artifact_id: Mapped[int] = mapped_column(ForeignKey("artifacts.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    added_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+    artifact: Mapped[Artifact] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[user_id])

@@ -5,12 +5,16 @@ its place in search, venue listings and exports), and who may *fetch* its files'
 
 | stage   | read                             | fetch files                                |
 | ------- | -------------------------------- | ------------------------------------------ |
-| private | the owner                        | the owner                                  |
-| review  | the owner, reference workers     | the owner, reference workers               |
+| private | the owner, collaborators         | the owner, collaborators                   |
+| review  | the owner, collaborators,        | the owner, collaborators, reference        |
+|         | reference workers                | workers                                    |
 |         | (+ review links)                 | (+ review links)                           |
-| gated   | everyone                         | the owner, reference workers, users whose  |
-|         |                                  | request is approved                        |
+| gated   | everyone                         | the owner, collaborators, reference        |
+|         |                                  | workers, users whose request is approved   |
 | public  | everyone                         | everyone                                   |
+
+Collaborators are the users the owner named for the artifact (reproreg.services.collaborators); they read and
+fetch at every stage and change nothing.
 
 Reference workers (the registry's own accounts) see an artifact from the review stage on, so that its claims,
 bias evaluations included, can be verified before it is released further (the ethics gate asks for that).
@@ -20,10 +24,10 @@ every stage but private (see reproreg.services.review_links).
 """
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from reproreg.errors import RegistryError
-from reproreg.models import AccessRequest, Artifact, Namespace, User
+from reproreg.models import AccessRequest, Artifact, ArtifactCollaborator, Namespace, User
 from reproreg_schemas.vocabulary import METADATA_PUBLIC_STAGES, AccessRequestState, ReleaseStage
 
 
@@ -33,7 +37,16 @@ def owns_namespace(user: User | None, namespace: Namespace) -> bool:
 
 def can_read(user: User | None, artifact: Artifact) -> bool:
     return artifact.visibility in METADATA_PUBLIC_STAGES or owns_namespace(user, artifact.namespace) \
-        or (_is_worker(user) and artifact.visibility == ReleaseStage.REVIEW)
+        or (_is_worker(user) and artifact.visibility == ReleaseStage.REVIEW) \
+        or is_collaborator(object_session(artifact), user, artifact)
+
+
+def is_collaborator(session: Session | None, user: User | None, artifact: Artifact) -> bool:
+    """Whether the owner named ``user`` a collaborator on ``artifact`` (one indexed lookup)."""
+    if user is None or session is None or artifact.id is None:
+        return False
+    return session.scalar(select(ArtifactCollaborator.id).where(
+        ArtifactCollaborator.artifact_id == artifact.id, ArtifactCollaborator.user_id == user.id).limit(1)) is not None
 
 
 def _is_worker(user: User | None) -> bool:
@@ -45,6 +58,8 @@ def can_fetch(session: Session, user: User | None, artifact: Artifact) -> bool:
     if artifact.visibility == ReleaseStage.PUBLIC or owns_namespace(user, artifact.namespace):
         return True
     if _is_worker(user) and artifact.visibility != ReleaseStage.PRIVATE:
+        return True
+    if is_collaborator(session, user, artifact):
         return True
     return artifact.visibility == ReleaseStage.GATED and user is not None and approved(session, user, artifact)
 
@@ -72,6 +87,9 @@ def readable_artifact_filter(user: User | None):
     if user is not None:
         owned = select(Namespace.id).where(Namespace.owner_id == user.id)
         condition = condition | Artifact.namespace_id.in_(owned)
+        named = select(ArtifactCollaborator.id).where(ArtifactCollaborator.artifact_id == Artifact.id,
+                                                      ArtifactCollaborator.user_id == user.id)
+        condition = condition | named.exists()
     if _is_worker(user):
         condition = condition | (Artifact.visibility == ReleaseStage.REVIEW.value)
     return condition

@@ -12,7 +12,8 @@ from reproreg.unit_of_work import unit_of_work
 from tests.registry.helpers import FILES, digest_of, publish
 
 STAGES = ("private", "review", "gated", "public")
-READERS = ("anonymous", "review-link holder", "other user", "approved requester", "owner", "venue chair")
+READERS = ("anonymous", "review-link holder", "other user", "approved requester", "owner", "venue chair",
+           "collaborator")
 VENUE = "matrix-2026"
 NAME = "alice/matrix-model"
 BLOB = digest_of(FILES["weights/model.safetensors"])
@@ -26,9 +27,10 @@ FETCH_ROUTES = ("api blob",)
 REVIEW_ROUTES = ("review document", "review blob", "review page", "review badge")
 
 #: The table. read: who sees the metadata; fetch: who gets the bytes; review: whether the link works.
-READ = {"private": {"owner"}, "review": {"owner"}, "gated": set(READERS), "public": set(READERS)}
-FETCH = {"private": {"owner"}, "review": {"owner"}, "gated": {"owner", "approved requester"},
-         "public": set(READERS)}
+READ = {"private": {"owner", "collaborator"}, "review": {"owner", "collaborator"}, "gated": set(READERS),
+        "public": set(READERS)}
+FETCH = {"private": {"owner", "collaborator"}, "review": {"owner", "collaborator"},
+         "gated": {"owner", "collaborator", "approved requester"}, "public": set(READERS)}
 REVIEW_LINK_WORKS = {"private": False, "review": True, "gated": True, "public": True}
 
 #: cells that differ from the table until a change outside the release module lands (see the report); strict, so
@@ -80,16 +82,19 @@ def observe(http, headers: dict, route: str, secret: str, unknown_badge: bytes) 
 
 @pytest.fixture
 def world(app, http, make_user):
-    """The artifact, its readers, a venue chaired by one of them, an approved request and a review link."""
+    """The artifact, its readers, a venue chaired by one of them, an approved request, a collaborator the owner
+    named and a review link."""
     headers = {"anonymous": {}, "review-link holder": {}}
     for reader, user in (("owner", "alice"), ("other user", "bob"), ("approved requester", "carol"),
-                         ("venue chair", "dave")):
+                         ("venue chair", "dave"), ("collaborator", "erin")):
         headers[reader] = make_user(user)[1]
     registry = app.extensions["registry"]
     with unit_of_work(registry.sessions) as session:
         create_venue(session, VENUE, "Matrix 2026", "dave")
     paper = {"title": "Matrix", "venue": VENUE}
     assert publish(http, headers["owner"], FILES, name=NAME, visibility="private", paper=paper).status_code == 201
+    named = http.post(f"/api/v1/artifacts/{NAME}/collaborators", json={"user": "erin"}, headers=headers["owner"])
+    assert named.status_code == 201, named.json
     link = http.post(f"/api/v1/artifacts/{NAME}/review-links", json={"version": "1.0.0"}, headers=headers["owner"])
     assert link.status_code == 201, link.json
     with unit_of_work(registry.sessions) as session:
