@@ -127,6 +127,8 @@ def _run_once(runner: Runner, spec: dict, files: Path, workdir: Path, seed: int,
     run = {"seed": seed, "exit_code": result.exit_code, "timed_out": result.timed_out,
            "wall_time_s": result.wall_time_s, "stdout_tail": result.stdout_tail, "stderr_tail": result.stderr_tail,
            "metrics": None, "error": None, "limits": result.limits}
+    if result.gpu_energy_j is not None:  # absent, never made up, without a reading (see regctl.gpu_energy)
+        run["gpu_energy_j"] = result.gpu_energy_j
     if result.killed:
         run["error"] = result.killed
     elif result.timed_out:

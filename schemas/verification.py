@@ -55,6 +55,9 @@ class RunSchema(Schema):
     error = fields.String(allow_none=True, load_default=None)
     #: each limit the run was held to, its value and the mechanism that enforced it
     limits = fields.Dict(load_default=dict)
+    #: absent unless the run had a GPU whose driver reports its energy (older reports never have it)
+    gpu_energy_j = fields.Float(validate=validate.Range(min=0), metadata={
+        "description": "joules the run's GPUs used, from the driver's energy counters before and after it"})
 
 
 class ClaimVerdictSchema(Schema):
@@ -252,3 +255,21 @@ def hardware_summary(environment: dict) -> str:
         cuda = f", CUDA {environment['cuda']}" if environment.get("cuda") else ""
         return f"{len(gpus)}x {gpus[0].get('name')}{cuda}"
     return f"CPU: {environment.get('cpu')} ({environment.get('cpu_count')} cores)"
+
+
+def energy_text(joules: float) -> str:
+    """``4.56 kJ``: joules in J, kJ or MJ."""
+    if joules >= 1e6:
+        return f"{joules / 1e6:.2f} MJ"
+    if joules >= 1e3:
+        return f"{joules / 1e3:.2f} kJ"
+    return f"{joules:.1f} J"
+
+
+def run_time_text(run: dict) -> str:
+    """A run's wall time and, where it was measured, its GPU energy: ``12.30 s, 4.56 kJ on the GPU``."""
+    text = f"{run['wall_time_s']:.2f} s"
+    energy = run.get("gpu_energy_j")
+    if isinstance(energy, int | float) and not isinstance(energy, bool):
+        text += f", {energy_text(energy)} on the GPU"
+    return text

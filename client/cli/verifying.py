@@ -17,6 +17,7 @@ from reproreg_schemas.claims import hardware_note
 from reproreg_schemas.jobs import is_integrity_failure
 from reproreg_schemas.units import exact_number
 from reproreg_schemas.verdicts import rule_text
+from reproreg_schemas.verification import run_time_text
 from reproreg_schemas.vocabulary import JOB_END_STATES, JobState
 
 
@@ -183,7 +184,7 @@ def _print_report(report: dict, claims: list[dict] | None = None) -> None:
     seeded = "{seed}" in (report.get("command") or "")
     for run in report["runs"]:  # the seed only matters to a command that takes one
         label = f"run seed {run['seed']}" if seeded else "run"
-        click.echo(f"{label}: exit {run['exit_code']}, {run['wall_time_s']:.2f} s"
+        click.echo(f"{label}: exit {run['exit_code']}, {run_time_text(run)}"
                    + (" (timed out)" if run["timed_out"] else ""))
     if report["claims"]:
         rows = [[v["metric"], v["dataset"], exact_number(v["claimed"]), exact_number(v["measured"]),

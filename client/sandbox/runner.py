@@ -9,6 +9,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from regctl.gpu_energy import EnergyMeter
 from regctl.sandbox.limits import (
     DEFAULT_MAX_PROCESSES,
     DEFAULT_MEMORY_MB,
@@ -43,6 +44,8 @@ class RunResult:
     limits: dict = field(default_factory=dict)
     #: why the run was killed before it ended by itself, as a sentence (None when it was not)
     killed: str | None = None
+    #: joules its GPUs used, from the driver (None: no GPU run, or no reading; see regctl.gpu_energy)
+    gpu_energy_j: float | None = None
 
 
 # -- running -----------------------------------------------------------------------------------------------------
@@ -92,15 +95,18 @@ class Runner:
         """Run under the limits. A GPU evaluation (``accelerator="gpu"``) gets the NVIDIA driver (``gpu``, by
         default this machine's) in its sandbox; its memory limit is the same cgroup or watchdog on the process
         tree as any other run's, never an address-space limit (CUDA reserves far more address space than it
-        uses, and would not start)."""
+        uses, and would not start). A GPU run's energy is read from the driver just before and after it."""
         workdir, files = workdir.resolve(), files.resolve()
         limits = Limits(timeout_s=timeout_s, memory_mb=memory_mb or DEFAULT_MEMORY_MB,
                         max_processes=max_processes or DEFAULT_MAX_PROCESSES, max_output_bytes=max_output_bytes)
         argv = self._argv(shell_command, workdir, files, env, limits, accelerator, self._gpu(accelerator, gpu))
         cgroup = make_cgroup(limits)
         try:
-            return _Supervised(argv, self._environment(env, workdir, accelerator), workdir, limits, cgroup,
-                               self.sandboxed).run()
+            meter = EnergyMeter(env) if accelerator == "gpu" else None
+            result = _Supervised(argv, self._environment(env, workdir, accelerator), workdir, limits, cgroup,
+                                 self.sandboxed).run()
+            result.gpu_energy_j = meter.stop() if meter else None
+            return result
         finally:
             if cgroup is not None:
                 cgroup.remove()

@@ -4,6 +4,7 @@ import json
 
 from reproreg_schemas.claims import hardware_note, tolerance_text
 from reproreg_schemas.verdicts import rule_text, run_values
+from reproreg_schemas.verification import run_time_text
 from reproreg_schemas.vocabulary import Outcome, VerifierRole
 
 MAX_VERIFICATION_COLUMNS = 4
@@ -61,7 +62,7 @@ def with_verdicts(verification: dict, claims: list[dict] | None = None) -> dict:
                  "rule": rule_text(v, runs),
                  "hardware_note": hardware_note(named.get((v["metric"], v["dataset"])), environment)}
                 for v in verification["claims"]]
-    document = {**verification, "verdicts": verdicts}
+    document = {**verification, "verdicts": verdicts, "run_times": [run_time_text(run) for run in runs]}
     if claims is not None:
         document["hardware_notes"] = hardware_notes(claims, verification)
     return document
