@@ -370,6 +370,17 @@ class ApiClient:
         return self._json("POST", f"/artifacts/{_quote_name(name)}/access-requests/{int(request_id)}/{decision}",
                           json={"conditions": conditions}, idempotent=True)
 
+    def collaborators(self, name: str) -> list[dict]:
+        return self._json("GET", f"/artifacts/{_quote_name(name)}/collaborators")["collaborators"]
+
+    def add_collaborator(self, name: str, user: str) -> dict:
+        return self._json("POST", f"/artifacts/{_quote_name(name)}/collaborators", json={"user": user},
+                          idempotent=True)
+
+    def remove_collaborator(self, name: str, user: str) -> list[dict]:
+        return self._json("DELETE", f"/artifacts/{_quote_name(name)}/collaborators/{quote(user, safe='')}"
+                          )["collaborators"]
+
     def yank(self, name: str, version: str, reason: str) -> dict:
         return self._json("POST", f"/artifacts/{_quote_name(name)}/versions/{quote(version, safe=':')}/yank",
                           json={"reason": reason})

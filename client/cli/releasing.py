@@ -210,3 +210,54 @@ def release_resume(name: str, as_json: bool):
 def release_advance(name: str, stage: str | None, as_json: bool):
     """Advance NAME early; a high-risk artifact passes the ethics gate first."""
     _print_release(api_client(token_required=True).release_action(name, "advance", {"stage": stage}), as_json)
+
+
+# --- collaborators ----------------------------------------------------------------------------------------
+@click.group(name="collaborators", cls=CommandGroup,
+             short_help="Add, list and remove who may read and pull an artifact.")
+def collaborators_group():
+    """Collaborators: users the owner names, who see and pull an artifact at every release stage (private
+    included) and change nothing of it."""
+
+
+@collaborators_group.command("add", short_help="Name a collaborator on an artifact you own.")
+@click.argument("name")
+@click.argument("user")
+@json_option
+@handles_errors
+def collaborators_add(name: str, user: str, as_json: bool):
+    """Name USER a collaborator on NAME: they read and pull it at every stage, but cannot push, yank, change its
+    stage or manage its links, collaborators or access requests."""
+    row = api_client(token_required=True).add_collaborator(name, user)
+    if as_json:
+        emit_json(row)
+        return
+    click.echo(f"{row['user']} is a collaborator on {name}")
+
+
+@collaborators_group.command("remove", short_help="Remove a collaborator; their access ends at once.")
+@click.argument("name")
+@click.argument("user")
+@json_option
+@handles_errors
+def collaborators_remove(name: str, user: str, as_json: bool):
+    """Remove collaborator USER from NAME."""
+    rows = api_client(token_required=True).remove_collaborator(name, user)
+    if as_json:
+        emit_json(rows)
+        return
+    click.echo(f"{user} is no longer a collaborator on {name}")
+
+
+@collaborators_group.command("list", short_help="List an artifact's collaborators.")
+@click.argument("name")
+@json_option
+@handles_errors
+def collaborators_list(name: str, as_json: bool):
+    """List the collaborators of NAME (you must own it)."""
+    rows = api_client(token_required=True).collaborators(name)
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        click.echo(f"{row['user']}  added {row['added_at'][:10]}")
