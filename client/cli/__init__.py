@@ -40,7 +40,7 @@ from regctl.errors import EXIT_INTERRUPTED, EXIT_SERVER, EXIT_USAGE, Interrupted
 #: each command's line in ``regctl --help`` (a command's own short help is kept when it states one that fits)
 SHORT_HELP = {
     "badge": "Print Markdown and HTML badge snippets for a version.",
-    "check": "Validate a folder without publishing; show what push would do.",
+    "check": "Validate a folder without publishing; show what push does.",
     "init": "Write a commented regctl.yaml for a folder, to fill in.",
     "keys": "Create and list the keys that sign your verification reports.",
     "login": "Check a token against the registry and save it.",
