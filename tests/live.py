@@ -106,7 +106,11 @@ class Regctl:
         self.home = home
 
     def __call__(self, *args, cwd: Path | None = None, timeout: float = 600) -> Result:
-        """Run regctl; its exit status and peak RSS come from wait4, so memory is measured per run."""
+        """Run regctl; its peak RSS is its own address space's high-water mark (VmHWM), sampled while it runs.
+
+        Not wait4's ru_maxrss: Linux carries the spawning process's high-water mark into a child at exec (the
+        address space it replaces is the test process's, vfork-style), so that figure is never below this test
+        process's own size."""
         process = subprocess.Popen([BIN / "regctl", *map(str, args)], env=self.env, cwd=cwd or self.home,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         output: dict[str, bytes] = {}
@@ -114,16 +118,32 @@ class Regctl:
                    for n, s in (("out", process.stdout), ("err", process.stderr))]
         for reader in readers:
             reader.start()
-        killer = threading.Timer(timeout, process.kill)
-        killer.start()
+        peak = [0]
+        watcher = threading.Thread(target=_watch_high_water_mark, args=(process, peak), daemon=True)
+        watcher.start()
         try:
-            _, status, usage = os.wait4(process.pid, 0)
-        finally:
-            killer.cancel()
-        process.returncode = os.waitstatus_to_exitcode(status)
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        watcher.join()
         for reader in readers:
             reader.join()
-        return Result(process.returncode, output["out"].decode(), output["err"].decode(), usage.ru_maxrss * 1024)
+        return Result(process.returncode, output["out"].decode(), output["err"].decode(), peak[0])
+
+
+def _watch_high_water_mark(process: subprocess.Popen, peak: list[int], interval_s: float = 0.01) -> None:
+    """Keep the largest VmHWM of ``process`` (it only grows) until it exits: the last sample is its peak, short
+    only of what it allocated in its final moments."""
+    status = Path(f"/proc/{process.pid}/status")
+    while process.poll() is None:
+        try:
+            for line in status.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak[0] = max(peak[0], int(line.split()[1]) * 1024)
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            break
+        time.sleep(interval_s)
 
 
 def logged_requests(registry: LiveRegistry, method: str, path_part: str) -> int:
